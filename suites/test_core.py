@@ -1,0 +1,184 @@
+"""Feature ``core``: what every engine must do for the rest of the suite to mean anything.
+
+Source: the Docker Engine API contract (create/start/wait/logs/exec) as moby's integration tests
+exercise it. Every test runs on each selected distro's base image and asserts what the process
+inside the container observes, not only what the API answered.
+"""
+
+from __future__ import annotations
+
+import docker.errors
+import pytest
+
+from fixtures.containers import ContainerFactory
+from fixtures.plugin import feature
+
+pytestmark = feature("core")
+
+CAP_CHOWN = 0  # bit number in /proc/<pid>/status CapEff
+
+
+def cap_eff(status: str) -> int:
+    line = next(line for line in status.splitlines() if line.startswith("CapEff:"))
+    return int(line.split()[1], 16)
+
+
+@pytest.mark.parametrize("code", [0, 1, 42, 255])
+def test_exit_code_is_reported_by_wait(containers: ContainerFactory, base_image: str, code: int) -> None:
+    """The engine MUST report the main process's exit status through wait (Engine API /wait)."""
+    result = containers.run(base_image, ["sh", "-c", f"exit {code}"])
+    assert result.exit_code == code
+
+
+def test_exit_code_of_signal_death_is_128_plus_signal(containers: ContainerFactory, base_image: str) -> None:
+    """A main process killed by a signal MUST be reported as 128+signal (kill SIGKILL: 137)."""
+    container = containers.start(base_image, ["sleep", "300"])
+    container.kill(signal="SIGKILL")
+    assert containers.wait(container).exit_code == 137
+    container.reload()
+    assert container.attrs["State"]["ExitCode"] == 137
+    assert container.attrs["State"]["Running"] is False
+
+
+def test_env_reaches_the_process(containers: ContainerFactory, base_image: str) -> None:
+    """``Env`` MUST reach the process verbatim: spaces, '=' in values, empty values."""
+    env = {"CONF_A": "hello world", "CONF_B": "x=y=z", "CONF_EMPTY": ""}
+    result = containers.run(base_image, ["env"], environment=env)
+    assert result.exit_code == 0, result.stderr
+    lines = set(result.stdout.splitlines())
+    assert {"CONF_A=hello world", "CONF_B=x=y=z", "CONF_EMPTY="} <= lines
+
+
+def test_user_sets_uid_and_gid(containers: ContainerFactory, base_image: str) -> None:
+    """``User`` ``uid:gid`` MUST set the process's real and effective ids (also ids with no passwd entry)."""
+    result = containers.run(base_image, ["sh", "-c", "id -u; id -g; id -ru; id -rg"], user="1234:5678")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.split() == ["1234", "5678", "1234", "5678"]
+
+
+def test_user_name_is_resolved_in_the_image(containers: ContainerFactory, base_image: str) -> None:
+    """``User`` given as a name MUST be resolved with the image's /etc/passwd (nobody = 65534)."""
+    result = containers.run(base_image, ["id", "-u"], user="nobody")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == "65534"
+
+
+def test_unknown_user_name_is_refused(containers: ContainerFactory, base_image: str) -> None:
+    """A user name absent from the image MUST NOT run the process (refused at create or start)."""
+    with pytest.raises(docker.errors.APIError) as err:
+        containers.run(base_image, ["id", "-u"], user="no-such-user-conformance")
+    assert "no-such-user-conformance" in str(err.value)
+
+
+def test_workdir_sets_cwd_and_is_created(containers: ContainerFactory, base_image: str) -> None:
+    """``WorkingDir`` MUST be the process's cwd, created when the image lacks it."""
+    result = containers.run(base_image, ["sh", "-c", "pwd; test -d /srv/conformance/wd && echo dir"],
+                            working_dir="/srv/conformance/wd")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.split() == ["/srv/conformance/wd", "dir"]
+
+
+def test_hostname_is_set_in_uts_namespace(containers: ContainerFactory, base_image: str) -> None:
+    """``Hostname`` MUST be the container's UTS hostname (uname and /proc agree)."""
+    result = containers.run(base_image, ["sh", "-c", "hostname; cat /proc/sys/kernel/hostname"],
+                            hostname="conformance-h1")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.split() == ["conformance-h1", "conformance-h1"]
+
+
+def test_read_only_rootfs_refuses_writes(containers: ContainerFactory, base_image: str) -> None:
+    """``ReadonlyRootfs`` MUST mount / read-only: writes fail with EROFS; a writable run succeeds."""
+    script = "touch /conformance-probe && echo wrote; grep ' / ' /proc/mounts | head -n1"
+    ro = containers.run(base_image, ["sh", "-c", script], read_only=True)
+    assert "wrote" not in ro.stdout
+    assert "Read-only file system" in ro.stderr
+    root_mount_options = ro.stdout.split()[3].split(",")
+    assert "ro" in root_mount_options
+    rw = containers.run(base_image, ["sh", "-c", script])
+    assert "wrote" in rw.stdout, rw.stderr
+    assert "rw" in rw.stdout.split()[4].split(",")
+
+
+def test_cap_drop_removes_the_capability(containers: ContainerFactory, base_image: str) -> None:
+    """``CapDrop`` MUST remove the capability: absent from CapEff, and chown then fails with EPERM."""
+    script = "cat /proc/self/status; touch /tmp/f; chown 1:1 /tmp/f && echo chowned"
+    dropped = containers.run(base_image, ["sh", "-c", script], cap_drop=["CHOWN"])
+    assert not cap_eff(dropped.stdout) & (1 << CAP_CHOWN)
+    assert "chowned" not in dropped.stdout
+    assert "Operation not permitted" in dropped.stderr
+    kept = containers.run(base_image, ["sh", "-c", script])
+    assert cap_eff(kept.stdout) & (1 << CAP_CHOWN)
+    assert "chowned" in kept.stdout, kept.stderr
+
+
+def test_cap_drop_all_leaves_no_effective_capability(containers: ContainerFactory, base_image: str) -> None:
+    """``CapDrop: [ALL]`` MUST leave CapEff (and CapBnd) empty."""
+    result = containers.run(base_image, ["grep", "-E", "^Cap(Eff|Bnd):", "/proc/self/status"], cap_drop=["ALL"])
+    assert result.exit_code == 0, result.stderr
+    values = {line.split()[0]: int(line.split()[1], 16) for line in result.stdout.splitlines()}
+    assert values == {"CapEff:": 0, "CapBnd:": 0}
+
+
+def test_unknown_capability_is_refused(containers: ContainerFactory, base_image: str) -> None:
+    """An unknown capability name MUST be refused, naming it (not silently ignored)."""
+    with pytest.raises(docker.errors.APIError) as err:
+        containers.run(base_image, ["true"], cap_add=["CAP_NO_SUCH_THING"])
+    assert "NO_SUCH_THING" in str(err.value).upper()
+
+
+MEMORY_LIMIT_SCRIPT = (
+    "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes"
+)
+
+
+def test_memory_limit_is_the_cgroup_limit(containers: ContainerFactory, base_image: str) -> None:
+    """``Memory`` MUST become the container cgroup's memory limit (memory.max / limit_in_bytes)."""
+    limit = 96 * 1024 * 1024
+    result = containers.run(base_image, ["sh", "-c", MEMORY_LIMIT_SCRIPT], mem_limit=limit)
+    assert result.exit_code == 0, result.stderr
+    assert int(result.stdout.strip()) == limit
+
+
+def test_memory_limit_is_recorded_in_inspect(containers: ContainerFactory, base_image: str) -> None:
+    """Inspect MUST round-trip ``HostConfig.Memory``."""
+    container = containers.create(base_image, ["true"], mem_limit="80m")
+    container.reload()
+    assert container.attrs["HostConfig"]["Memory"] == 80 * 1024 * 1024
+
+
+def test_logs_keep_stdout_and_stderr_apart(containers: ContainerFactory, base_image: str) -> None:
+    """Logs MUST keep the streams apart and in order within each stream."""
+    result = containers.run(base_image, ["sh", "-c", "echo out1; echo err1 >&2; echo out2; echo err2 >&2"])
+    assert result.exit_code == 0
+    assert result.stdout == "out1\nout2\n"
+    assert result.stderr == "err1\nerr2\n"
+
+
+def test_exec_reports_its_exit_code_and_streams(containers: ContainerFactory, base_image: str) -> None:
+    """Exec MUST run in the container and report the exec'd process's exit code and streams."""
+    container = containers.start(base_image, ["sleep", "300"], hostname="conformance-exec")
+    result = containers.exec(container, ["sh", "-c", "hostname; echo oops >&2; exit 7"])
+    assert (result.exit_code, result.stdout, result.stderr) == (7, "conformance-exec\n", "oops\n")
+
+
+def test_exec_honours_user_env_and_workdir(containers: ContainerFactory, base_image: str) -> None:
+    """Exec MUST apply its own user, environment and working directory."""
+    container = containers.start(base_image, ["sleep", "300"])
+    result = containers.exec(container, ["sh", "-c", 'id -u; echo "$CONF_X"; pwd'],
+                             user="4321", environment={"CONF_X": "exec-env"}, workdir="/tmp")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.split() == ["4321", "exec-env", "/tmp"]
+
+
+def test_missing_image_is_refused_with_404(containers: ContainerFactory) -> None:
+    """Creating from an image the engine does not have MUST fail with 404 (no implicit success)."""
+    with pytest.raises(docker.errors.APIError) as err:
+        containers.create("localhost/conformance/no-such-image:never", ["true"])
+    assert err.value.status_code == 404
+
+
+def test_missing_executable_is_refused(containers: ContainerFactory, base_image: str) -> None:
+    """A command that does not exist in the image MUST NOT start; the error names it."""
+    with pytest.raises(docker.errors.APIError) as err:
+        containers.run(base_image, ["/no/such/conformance-binary"])
+    assert "conformance-binary" in str(err.value)
