@@ -1,0 +1,65 @@
+"""Fixtures for the harness's own tests: a real engine for end-to-end checks, and a runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MANAGED = "unix:///run/conformance/docker.sock"
+
+
+@dataclass(frozen=True)
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def run_pytest(*args: str, cwd: Path = ROOT, timeout: float = 600, env: dict[str, str] | None = None) -> Run:
+    """Runs pytest in a child process (as a user would) and returns what it printed."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    full_env.pop("PYTEST_XDIST_WORKER", None)
+    start = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env,
+    )
+    return Run(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
+
+
+@pytest.fixture(scope="session")
+def engine_url() -> str:
+    """The engine end-to-end harness tests run against (CONFORMANCE_TEST_ENGINE or the managed dockerd)."""
+    url = os.environ.get("CONFORMANCE_TEST_ENGINE", MANAGED)
+    path = url.removeprefix("unix://")
+    if url.startswith("unix://") and not os.path.exists(path):
+        pytest.fail(f"no engine at {url}: start it with `ci/engines up docker` (or set CONFORMANCE_TEST_ENGINE)")
+    return url
+
+
+SUITE_INI = """[pytest]
+addopts = --strict-markers -p fixtures.plugin -p no:cacheprovider
+conformance_suites = suites
+markers =
+    core: core behaviors
+"""
+
+
+@pytest.fixture
+def mini_project(tmp_path: Path) -> Path:
+    """A throw-away project with its own suites/ dir, loading the real harness plugin."""
+    (tmp_path / "pytest.ini").write_text(SUITE_INI)
+    (tmp_path / "suites").mkdir()
+    return tmp_path

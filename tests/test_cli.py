@@ -1,0 +1,138 @@
+"""End to end: the suite as a user runs it, against a real engine (the managed dockerd).
+
+Bad input gets one ``ERROR:`` line and a non-zero exit; expectations are strict both ways; a run
+leaves no container, volume or network behind.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import docker
+import pytest
+
+from tests.conftest import run_pytest
+
+ONE_TEST = "suites/test_core.py::test_env_reaches_the_process"
+
+
+def error_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("ERROR:")]
+
+
+def assert_one_clear_error(run_output: str, returncode: int, *needles: str) -> None:
+    assert returncode not in (0, 1), run_output
+    lines = error_lines(run_output)
+    assert len(lines) == 1, run_output
+    for needle in needles:
+        assert needle in lines[0]
+    assert "Traceback" not in run_output
+
+
+def test_unknown_distro_lists_the_valid_ones(engine_url: str) -> None:
+    run = run_pytest(ONE_TEST, f"--engine-url={engine_url}", "--distro=nosuch")
+    assert_one_clear_error(run.output, run.returncode, "nosuch", "valid distros: busybox", "debian12", "rhel7")
+
+
+def test_unobtainable_distro_names_reference_and_remedy(engine_url: str) -> None:
+    run = run_pytest(ONE_TEST, f"--engine-url={engine_url}", "--distro=rhel7")
+    assert_one_clear_error(run.output, run.returncode, "rhel7", "registry.access.redhat.com/rhel7", "docker load")
+
+
+def test_unreachable_engine_is_one_line_within_ten_seconds() -> None:
+    run = run_pytest(ONE_TEST, "--engine-url=unix:///nonexistent.sock", timeout=30)
+    assert_one_clear_error(run.output, run.returncode, "unix:///nonexistent.sock")
+    assert run.seconds < 10
+
+
+@pytest.mark.parametrize(
+    ("option", "needle"),
+    [
+        ("--engine-url=foo://bar", "malformed engine URL"),
+        ("--engine-url=tcp://127.0.0.1:1", "engine unreachable"),
+        ("--tls-ca=/nonexistent/ca.pem", "TLS ca file"),
+        ("--engine-timeout=0", "must be positive"),
+    ],
+)
+def test_bad_engine_options_are_one_line(option: str, needle: str) -> None:
+    run = run_pytest(ONE_TEST, option, timeout=30)
+    assert_one_clear_error(run.output, run.returncode, needle)
+
+
+def test_unknown_option_is_refused() -> None:
+    run = run_pytest(ONE_TEST, "--no-such-option")
+    assert run.returncode == 4
+    assert "unrecognized arguments: --no-such-option" in run.output
+
+
+def test_malformed_expectations_file_is_one_line(engine_url: str, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[match]\nkind = 'docker'\n[[expect]]\nfeature = 'core'\noutcome = 'maybe'\nreason = 'x'\n")
+    run = run_pytest(ONE_TEST, f"--engine-url={engine_url}", f"--expectations={bad}")
+    assert_one_clear_error(run.output, run.returncode, "malformed expectations", "outcome must be")
+
+
+FAILING_SUITE = '''
+import pytest
+from fixtures.plugin import feature
+
+pytestmark = feature("core")
+
+
+def test_false_exits_zero(containers, base_image):
+    """Deliberately wrong: `false` exits 1, so this fails on every correct engine."""
+    assert containers.run(base_image, ["false"]).exit_code == 0
+
+
+def test_true_exits_zero(containers, base_image):
+    assert containers.run(base_image, ["true"]).exit_code == 0
+'''
+
+
+def expectations(tmp_path: Path, test: str) -> Path:
+    path = tmp_path / "expect.toml"
+    path.write_text(f"[match]\nkind = 'docker'\n[[expect]]\ntest = '{test}'\noutcome = 'fail'\nreason = 'r'\n")
+    return path
+
+
+def test_expected_failure_is_xfail_and_missing_expectation_fails(
+    engine_url: str, mini_project: Path, tmp_path: Path
+) -> None:
+    (mini_project / "suites" / "test_mini.py").write_text(FAILING_SUITE)
+    exp = expectations(tmp_path, "suites/test_mini.py::test_false_exits_zero*")
+    with_it = run_pytest(f"--engine-url={engine_url}", f"--expectations={exp}", cwd=mini_project)
+    assert with_it.returncode == 0, with_it.output
+    assert "1 passed, 1 xfailed" in with_it.output
+    without = run_pytest(f"--engine-url={engine_url}", "--no-expectations", cwd=mini_project)
+    assert without.returncode == 1
+    assert "1 failed, 1 passed" in without.output
+
+
+def test_expectation_on_a_passing_test_fails_the_run(engine_url: str, mini_project: Path, tmp_path: Path) -> None:
+    (mini_project / "suites" / "test_mini.py").write_text(FAILING_SUITE)
+    exp = expectations(tmp_path, "suites/test_mini.py::test_*")
+    run = run_pytest(f"--engine-url={engine_url}", f"--expectations={exp}", cwd=mini_project)
+    assert run.returncode == 1
+    assert "[XPASS(strict)]" in run.output
+
+
+def test_suite_test_without_a_feature_marker_is_refused(engine_url: str, mini_project: Path) -> None:
+    (mini_project / "suites" / "test_nofeature.py").write_text("def test_x():\n    pass\n")
+    run = run_pytest(f"--engine-url={engine_url}", cwd=mini_project)
+    assert_one_clear_error(run.output, run.returncode, "names no feature marker")
+
+
+def snapshot(client: docker.DockerClient) -> dict[str, set[str]]:
+    return {
+        "containers": {str(c.id) for c in client.containers.list(all=True)},
+        "volumes": {str(v.name) for v in client.volumes.list()},
+        "networks": {str(n.id) for n in client.networks.list()},
+    }
+
+
+def test_run_leaves_no_containers_volumes_or_networks(engine_url: str) -> None:
+    client = docker.DockerClient(base_url=engine_url, timeout=60)
+    before = snapshot(client)
+    run = run_pytest("suites/test_core.py", f"--engine-url={engine_url}", "--distro=busybox", "-n", "2")
+    assert run.returncode == 0, run.output[-3000:]
+    assert snapshot(client) == before

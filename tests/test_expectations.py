@@ -1,0 +1,81 @@
+"""Expectation files: matching engines and tests, and refusing malformed files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fixtures.engine import EngineFacts
+from fixtures.errors import HarnessError
+from fixtures.expectations import EXPECTATIONS_DIR, Expectation, ExpectationSet, applies, find, parse
+
+FEATURES = {"core", "sysctls", "registries-add-block"}
+
+
+def facts(kind: str, version: str) -> EngineFacts:
+    return EngineFacts(kind, version, "1.41", "", "", "cgroupfs", "1", "overlay2", (), False, kind)
+
+
+@pytest.mark.parametrize(
+    ("version", "spec", "ok"),
+    [
+        ("20.10.24+dfsg1", ">=20.10,<21", True),
+        ("20.10.24+dfsg1", ">=23", False),
+        ("4.3.1", "==4.3", True),
+        ("4.3.1", "!=4", False),
+        ("5.0.0", ">4.3,<=5", True),
+        ("4.3.1", "", True),
+    ],
+)
+def test_version_ranges(version: str, spec: str, ok: bool) -> None:
+    assert applies({"kind": "podman", "version": spec}, facts("podman", version)) is ok
+
+
+def test_kind_must_match() -> None:
+    assert not applies({"kind": "docker"}, facts("podman", "4.3.1"))
+
+
+def test_test_pattern_beats_feature_entry() -> None:
+    by_feature = Expectation("skip", "whole feature", feature="sysctls")
+    by_test = Expectation("fail", "this one", test="suites/test_sysctls.py::test_a*")
+    found = ExpectationSet(None, (by_feature, by_test)).lookup("suites/test_sysctls.py::test_ab[busybox]", {"sysctls"})
+    assert found is by_test
+    assert ExpectationSet(None, (by_feature,)).lookup("suites/test_core.py::x", {"core"}) is None
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("[match]\nkind='docker'\n[[expect]]\nfeature='core'\noutcome='pass'\nreason='r'", "outcome must be"),
+        ("[match]\nkind='docker'\n[[expect]]\nfeature='core'\noutcome='fail'", "a reason is required"),
+        ("[match]\nkind='docker'\n[[expect]]\noutcome='fail'\nreason='r'", "name a feature or a test"),
+        ("[match]\nkind='docker'\n[[expect]]\nfeature='nosuch'\noutcome='fail'\nreason='r'", "unknown feature"),
+        ("[match]\nkind='docker'\n[[expect]]\nfeature='core'\noutcome='fail'\nreason='r'\nx=1", "unknown key"),
+        ("[[expect]]\nfeature='core'\noutcome='fail'\nreason='r'", "needs \\[match\\]"),
+        ("[match\nkind='docker'", "malformed expectations"),
+    ],
+)
+def test_malformed_expectations_are_one_clear_error(tmp_path: Path, body: str, message: str) -> None:
+    path = tmp_path / "e.toml"
+    path.write_text(body)
+    with pytest.raises(HarnessError, match=message):
+        parse(path, FEATURES)
+
+
+def test_bad_version_clause_is_refused() -> None:
+    with pytest.raises(HarnessError, match="bad version range"):
+        applies({"kind": "docker", "version": "~=20"}, facts("docker", "20.10"))
+
+
+def test_shipped_expectation_files_are_valid_and_found_per_engine() -> None:
+    from configparser import ConfigParser
+
+    ini = ConfigParser(interpolation=None)
+    ini.read(Path(__file__).parent.parent / "pytest.ini")
+    features = {line.split(":")[0].strip() for line in ini["pytest"]["markers"].strip().splitlines()}
+    for path in EXPECTATIONS_DIR.glob("*.toml"):
+        parse(path, features)
+    assert find(facts("docker", "20.10.24+dfsg1"), features).path == EXPECTATIONS_DIR / "docker.toml"
+    assert find(facts("podman", "4.3.1"), features).path == EXPECTATIONS_DIR / "podman.toml"
+    assert find(facts("other", "1.0"), features).path is None
