@@ -1,0 +1,78 @@
+/* sysprobe: makes one raw syscall and prints "<name> OK" or "<name> <ERRNO-NAME>".
+ * Static, so it runs in any distro image (copied into a derived image by the harness).
+ * Used by suites/test_seccomp_ns_syscalls.py to tell seccomp denials from capability denials.
+ *
+ *   sysprobe mount | umount2 | unshare-mnt | unshare-user | reboot-cad-off | name_to_handle_at
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/reboot.h>
+
+static const char *errname(int e) {
+    switch (e) {
+    case EPERM: return "EPERM";
+    case EACCES: return "EACCES";
+    case EINVAL: return "EINVAL";
+    case ENOSYS: return "ENOSYS";
+    case EOPNOTSUPP: return "EOPNOTSUPP";
+    case EOVERFLOW: return "EOVERFLOW";
+    case ENOENT: return "ENOENT";
+    case EBUSY: return "EBUSY";
+    case ENOSPC: return "ENOSPC";
+    case EUSERS: return "EUSERS";
+    default: return "EOTHER";
+    }
+}
+
+static int report(const char *name, long rc) {
+    if (rc == 0 || (rc > 0 && strcmp(name, "name_to_handle_at") != 0)) {
+        printf("%s OK\n", name);
+        return 0;
+    }
+    printf("%s %s\n", name, errname(errno));
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: sysprobe SYSCALL\n");
+        return 2;
+    }
+    const char *what = argv[1];
+    mkdir("/tmp/sysprobe-mnt", 0700);
+    if (!strcmp(what, "mount"))
+        return report(what, syscall(SYS_mount, "none", "/tmp/sysprobe-mnt", "tmpfs", 0UL, NULL));
+    if (!strcmp(what, "umount2")) /* not a mount point: EINVAL when permitted, EPERM when not */
+        return report(what, syscall(SYS_umount2, "/tmp/sysprobe-mnt", 0));
+    if (!strcmp(what, "unshare-mnt"))
+        return report(what, syscall(SYS_unshare, CLONE_NEWNS));
+    if (!strcmp(what, "unshare-user"))
+        return report(what, syscall(SYS_unshare, CLONE_NEWUSER));
+    if (!strcmp(what, "reboot-cad-off")) {
+        /* Never outside a PID namespace of its own: as PID 1 of the container only. */
+        if (getpid() != 1) {
+            printf("%s REFUSED-NOT-PID1\n", what);
+            return 3;
+        }
+        return report(what, syscall(SYS_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2,
+                                    LINUX_REBOOT_CMD_CAD_OFF, NULL));
+    }
+    if (!strcmp(what, "name_to_handle_at")) {
+        struct { struct file_handle fh; unsigned char buf[128]; } h;
+        int mount_id;
+        h.fh.handle_bytes = 128;
+        long rc = syscall(SYS_name_to_handle_at, AT_FDCWD, "/tmp", &h.fh, &mount_id, 0);
+        return report(what, rc);
+    }
+    fprintf(stderr, "sysprobe: unknown syscall %s\n", what);
+    return 2;
+}

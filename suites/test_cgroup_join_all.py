@@ -1,0 +1,80 @@
+"""Feature ``cgroup-join-all``: a container's processes join its cgroup in every hierarchy (runc PR 491).
+
+The container's init and every exec'd process MUST be in the container's own cgroup in each
+controller hierarchy the engine host has (cgroup v1: cpu, cpuacct, cpuset, memory, devices,
+freezer, blkio, pids, net_cls/net_prio, perf_event, hugetlb, name=systemd; v2: the single ``0::``
+line) — not left in the engine's or the host's. Read from the host (``/proc/<pid>/cgroup``):
+inside, a cgroup namespace would hide the paths.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from fixtures.containers import ContainerFactory
+from fixtures.plugin import feature
+
+pytestmark = feature("cgroup-join-all")
+
+
+def parse(text: str) -> dict[str, str]:
+    """``/proc/<pid>/cgroup`` as {hierarchy controllers: path} ("cpu,cpuacct", "name=systemd", "" for v2)."""
+    lines = (line.split(":", 2) for line in text.splitlines() if line.strip())
+    return {controllers: path for _, controllers, path in lines}
+
+
+@pytest.fixture
+def running(containers: ContainerFactory, base_image: str, engine_host: Any) -> tuple[Any, int]:
+    container = containers.start(base_image, ["sleep", "300"])
+    pid = int(container.attrs["State"]["Pid"])
+    assert pid > 0
+    return container, pid
+
+
+def assert_in_container_cgroup(engine_host: Any, pid: int, container_id: str, who: str) -> None:
+    host = parse(engine_host.file("/proc/1/cgroup").content_string)
+    mine = parse(engine_host.file(f"/proc/{pid}/cgroup").content_string)
+    assert set(mine) == set(host), f"{who}: hierarchies {sorted(mine)} differ from the host's {sorted(host)}"
+    outside = {h: p for h, p in mine.items() if container_id not in p}
+    assert not outside, f"{who} is outside the container's cgroup in: {outside}"
+    assert len(set(mine.values())) == 1, f"{who}: different cgroups per hierarchy: {mine}"
+
+
+def test_init_joins_every_hierarchy(running: tuple[Any, int], engine_host: Any) -> None:
+    """The container's init MUST be in the container's cgroup in every hierarchy of the host."""
+    container, pid = running
+    assert_in_container_cgroup(engine_host, pid, container.id, "init")
+
+
+def test_exec_process_joins_every_hierarchy(running: tuple[Any, int], engine_host: Any) -> None:
+    """A process started with exec MUST join the same cgroup as init, in every hierarchy."""
+    container, init_pid = running
+    api = container.client.api
+    exec_id = api.exec_create(container.id, ["sleep", "120"])["Id"]
+    api.exec_start(exec_id, detach=True)
+    pid = 0
+    for _ in range(50):
+        pid = int(api.exec_inspect(exec_id).get("Pid") or 0)
+        if pid:
+            break
+        time.sleep(0.1)
+    assert pid > 0 and pid != init_pid, "exec inspect reports no Pid for a running exec"
+    assert_in_container_cgroup(engine_host, pid, container.id, "exec'd process")
+    assert engine_host.file(f"/proc/{pid}/cgroup").content_string == engine_host.file(
+        f"/proc/{init_pid}/cgroup").content_string
+
+
+def test_memory_limit_is_set_on_the_host_cgroup(
+    containers: ContainerFactory, base_image: str, engine_host: Any
+) -> None:
+    """The container's limit MUST be on the cgroup its process is in, as the host sees it."""
+    container = containers.start(base_image, ["sleep", "300"], mem_limit="72m")
+    cg = parse(engine_host.file(f"/proc/{container.attrs['State']['Pid']}/cgroup").content_string)
+    if "memory" in cg:
+        path = f"/sys/fs/cgroup/memory{cg['memory']}/memory.limit_in_bytes"
+    else:
+        path = f"/sys/fs/cgroup{cg['']}/memory.max"
+    assert int(engine_host.file(path).content_string) == 72 * 1024 * 1024

@@ -1,0 +1,73 @@
+"""Feature ``systemd-pid1``: systemd runs as PID 1 in a container without ``--privileged``.
+
+The reason for the seccomp patch (docker PR 21287): a distro image with systemd MUST boot as
+PID 1 of an unprivileged container under the default seccomp profile, reach
+``systemctl is-system-running`` = running (or degraded), and stop cleanly on SIGRTMIN+3 (its
+STOPSIGNAL) with exit code 0. Docker needs tmpfs on /run and /run/lock and a writable cgroup
+mount; Podman detects systemd and sets these up itself (its systemd mode), which an engine
+SHOULD do. The image is the distro's own base plus its systemd packages.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from fixtures.catalog import Distro
+from fixtures.containers import ContainerFactory
+from fixtures.images import ImageProvider
+from fixtures.plugin import feature
+
+pytestmark = feature("systemd-pid1")
+
+PACKAGES = {"apt": ["systemd", "systemd-sysv", "dbus"], "dnf": ["systemd"], "yum": ["systemd"]}
+BOOTED = ("running", "degraded")
+DOCKER_RECIPE: dict[str, Any] = {
+    "tmpfs": {"/run": "", "/run/lock": ""},
+    "volumes": {"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"}},
+    "cgroupns": "host",
+}
+
+
+@pytest.fixture(scope="session")
+def systemd_image(images: ImageProvider, distro: Distro, base_image: str) -> str:
+    with_systemd = images.with_packages(distro, base_image, PACKAGES.get(distro.package_manager, ["systemd"]))
+    return images.derived("systemd-init", 'FROM {base}\nSTOPSIGNAL SIGRTMIN+3\nCMD ["/sbin/init"]\n', with_systemd)
+
+
+def boot_state(containers: ContainerFactory, container: Any, seconds: float = 60) -> str:
+    state = "no answer"
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        container.reload()
+        if container.attrs["State"]["Status"] != "running":
+            return f"container {container.attrs['State']['Status']}: {container.logs(tail=20).decode(errors='replace')}"
+        state = containers.exec(container, ["systemctl", "is-system-running"]).stdout.strip()
+        if state in BOOTED:
+            return state
+        time.sleep(0.5)
+    return state
+
+
+def assert_boots_and_stops(containers: ContainerFactory, image: str, **options: Any) -> None:
+    container = containers.start(image, **options)
+    assert container.attrs["HostConfig"].get("Privileged") is False
+    assert boot_state(containers, container) in BOOTED
+    assert containers.exec(container, ["cat", "/proc/1/comm"]).stdout.strip() == "systemd"
+    container.stop(timeout=30)  # the image's STOPSIGNAL: SIGRTMIN+3, systemd's "halt"
+    result = containers.wait(container)
+    assert result.exit_code == 0, f"systemd did not halt cleanly (exit {result.exit_code})"
+
+
+def test_systemd_boots_with_tmpfs_and_cgroup_mount(containers: ContainerFactory, systemd_image: str) -> None:
+    """With tmpfs /run, /run/lock and a writable cgroup mount, systemd MUST boot unprivileged under the
+    default seccomp profile and halt cleanly on its STOPSIGNAL."""
+    assert_boots_and_stops(containers, systemd_image, **DOCKER_RECIPE)
+
+
+def test_systemd_boots_with_no_extra_options(containers: ContainerFactory, systemd_image: str) -> None:
+    """The engine SHOULD detect an init command and prepare the container for systemd itself
+    (Podman's systemd mode): it boots with no extra options."""
+    assert_boots_and_stops(containers, systemd_image)

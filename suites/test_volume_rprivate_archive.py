@@ -1,0 +1,123 @@
+"""Feature ``volume-rprivate-archive``: the archive API leaves every mount as it was (docker PR 22009).
+
+Copying into or out of a container (``HEAD``/``GET``/``PUT /containers/{id}/archive``) MUST NOT
+change a mount on the host or in the container, even when a volume's source is a *shared* mount
+with a submount (the case where mounts once multiplied and leaked). Bind volumes MUST default to
+``rprivate`` propagation. The host mount table (under the volume's source) and the container's
+``/proc/<pid>/mountinfo`` are snapshot before and after, for a running and a created container.
+"""
+
+from __future__ import annotations
+
+import base64
+import difflib
+import io
+import json
+import tarfile
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from fixtures.containers import ContainerFactory
+from fixtures.plugin import feature
+
+pytestmark = [feature("volume-rprivate-archive"), pytest.mark.requires("rootful")]
+
+TARGET = "/data"
+
+
+@pytest.fixture
+def shared_source(engine_host: Any) -> Iterator[str]:
+    """A host directory that is a shared mount with a tmpfs submount and a file in each."""
+    if not engine_host.run("id -u").stdout.strip() == "0":
+        pytest.skip("not applicable: making a shared mount on the engine host needs root there")
+    made = engine_host.run("mktemp -d /tmp/conformance-shared.XXXXXX")
+    assert made.rc == 0, made.stderr
+    src = made.stdout.strip()
+    setup = engine_host.run(
+        "mount --bind %s %s && mount --make-shared %s && mkdir %s/sub && "
+        "mount -t tmpfs -o size=1m conformance-sub %s/sub && echo top > %s/file && echo inner > %s/sub/inner",
+        src, src, src, src, src, src, src,
+    )
+    try:
+        assert setup.rc == 0, setup.stderr
+        yield src
+    finally:
+        engine_host.run("umount -R %s/sub; umount -R %s; umount -l %s; rm -rf %s", src, src, src, src)
+
+
+def host_mounts_under(engine_host: Any, path: str) -> list[str]:
+    """Host mountinfo entries at or below ``path``: mount point, root, fs type, optional fields."""
+    rows = []
+    for line in engine_host.file("/proc/self/mountinfo").content_string.splitlines():
+        fields = line.split()
+        if fields[4] == path or fields[4].startswith(path + "/"):
+            rows.append(" ".join(fields[3:]))
+    return sorted(rows)
+
+
+def container_mounts(engine_host: Any, pid: int) -> str:
+    return str(engine_host.file(f"/proc/{pid}/mountinfo").content_string)
+
+
+def archive_round(container: Any) -> dict[str, Any]:
+    """HEAD, GET and PUT through the archive API; what each returned."""
+    api = container.client.api
+    head = api.head(api._url("/containers/{0}/archive", container.id), params={"path": f"{TARGET}/sub/inner"},
+                    timeout=api.timeout)
+    head.raise_for_status()
+    stat = json.loads(base64.b64decode(head.headers["X-Docker-Container-Path-Stat"]))
+    stream, _ = container.get_archive(f"{TARGET}/sub")
+    got = io.BytesIO(b"".join(stream))
+    with tarfile.open(fileobj=got) as tar:
+        member = tar.extractfile("sub/inner")
+        inner = member.read() if member else b""
+    payload = io.BytesIO()
+    with tarfile.open(fileobj=payload, mode="w") as tar:
+        info = tarfile.TarInfo("put-by-archive")
+        info.size = 4
+        tar.addfile(info, io.BytesIO(b"put\n"))
+    assert container.put_archive(TARGET, payload.getvalue()) is True
+    return {"stat": stat, "inner": inner}
+
+
+@pytest.mark.parametrize("state", ["running", "created"])
+def test_archive_api_leaves_mounts_unchanged(
+    containers: ContainerFactory, base_image: str, engine_host: Any, shared_source: str, state: str
+) -> None:
+    """HEAD/GET/PUT on the archive API MUST leave host and container mount tables as they were."""
+    container = containers.create(base_image, ["sleep", "300"], volumes={shared_source: {"bind": TARGET}})
+    pid = 0
+    if state == "running":
+        container.start()
+        container.reload()
+        pid = int(container.attrs["State"]["Pid"])
+    host_before = host_mounts_under(engine_host, shared_source)
+    inside_before = container_mounts(engine_host, pid) if pid else ""
+    for _ in range(3):  # the historical bug multiplied mounts on each call
+        seen = archive_round(container)
+    assert seen["stat"]["name"] == "inner" and seen["inner"] == b"inner\n"
+    assert engine_host.file(f"{shared_source}/put-by-archive").content_string == "put\n"
+    assert host_mounts_under(engine_host, shared_source) == host_before
+    if pid:
+        inside_after = container_mounts(engine_host, pid)
+        diff = "\n".join(difflib.unified_diff(inside_before.splitlines(), inside_after.splitlines(), lineterm=""))
+        assert inside_after == inside_before, f"container mounts changed:\n{diff}"
+
+
+def test_bind_volume_defaults_to_rprivate(
+    containers: ContainerFactory, base_image: str, engine_host: Any, shared_source: str
+) -> None:
+    """A bind volume with no propagation option MUST be rprivate: inspect says so and the mount
+    inside carries no ``shared:`` peer group, while the recursive bind brings the submount along."""
+    container = containers.start(base_image, ["sleep", "300"], volumes={shared_source: {"bind": TARGET}})
+    mounts = [m for m in container.attrs["Mounts"] if m.get("Destination") == TARGET]
+    assert len(mounts) == 1
+    assert mounts[0].get("Propagation") == "rprivate"
+    inside = container_mounts(engine_host, int(container.attrs["State"]["Pid"])).splitlines()
+    rows = {line.split()[4]: line for line in inside}
+    assert TARGET in rows and f"{TARGET}/sub" in rows, "volume or its submount missing inside"
+    for point in (TARGET, f"{TARGET}/sub"):
+        optional = rows[point].split(" - ")[0].split()[6:]
+        assert not any(f.startswith("shared:") for f in optional), rows[point]
