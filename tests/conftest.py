@@ -27,10 +27,24 @@ class Run:
         return self.stdout + self.stderr
 
 
+def child_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    for name in [k for k in full_env if k.startswith(("PYTEST_XDIST", "PYTEST_CURRENT"))]:
+        full_env.pop(name)
+    return full_env
+
+
+def spawn_pytest(*args: str, cwd: Path = ROOT) -> subprocess.Popen[str]:
+    """Starts pytest in a child process, to be signalled or watched while it runs."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=cwd, env=child_env(),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
 def run_pytest(*args: str, cwd: Path = ROOT, timeout: float = 600, env: dict[str, str] | None = None) -> Run:
     """Runs pytest in a child process (as a user would) and returns what it printed."""
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    full_env.pop("PYTEST_XDIST_WORKER", None)
+    full_env = child_env(env)
     start = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],

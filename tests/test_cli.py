@@ -59,6 +59,33 @@ def test_bad_engine_options_are_one_line(option: str, needle: str) -> None:
     assert_one_clear_error(run.output, run.returncode, needle)
 
 
+def test_unknown_feature_lists_the_valid_ones(engine_url: str) -> None:
+    run = run_pytest(ONE_TEST, f"--engine-url={engine_url}", "--feature=core,no-such-feature")
+    assert_one_clear_error(run.output, run.returncode, "unknown feature no-such-feature", "valid features: ", "sysctls")
+
+
+def test_feature_option_selects_only_that_feature(engine_url: str) -> None:
+    run = run_pytest("suites/", f"--engine-url={engine_url}", "--feature=host-header-compat", "--collect-only", "-q")
+    assert run.returncode == 0, run.output
+    ids = [line for line in run.output.splitlines() if "::" in line]
+    assert ids and all(i.startswith("suites/test_host_header_compat.py::") for i in ids)
+
+
+def test_malformed_catalog_is_one_line(engine_url: str, tmp_path: Path) -> None:
+    bad = tmp_path / "distros.toml"
+    bad.write_text("[distros.x]\ntitle = 'X'\n")
+    run = run_pytest(ONE_TEST, f"--engine-url={engine_url}", f"--catalog={bad}")
+    assert_one_clear_error(run.output, run.returncode, "distros.x lacks the key")
+
+
+def test_bad_tls_material_is_one_line(tmp_path: Path) -> None:
+    for name in ("ca.pem", "cert.pem", "key.pem"):
+        (tmp_path / name).write_text("not a certificate\n")
+    run = run_pytest(ONE_TEST, "--engine-url=tcp://127.0.0.1:1", f"--tls-ca={tmp_path / 'ca.pem'}",
+                     f"--tls-cert={tmp_path / 'cert.pem'}", f"--tls-key={tmp_path / 'key.pem'}", timeout=30)
+    assert_one_clear_error(run.output, run.returncode, "tcp://127.0.0.1:1")
+
+
 def test_unknown_option_is_refused() -> None:
     run = run_pytest(ONE_TEST, "--no-such-option")
     assert run.returncode == 4

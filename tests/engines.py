@@ -1,0 +1,117 @@
+"""Engines the harness's own tests start for themselves, so they may stop, kill or starve them
+without disturbing the managed engines other tests use."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class PrivateDockerd:
+    """A dockerd on its own socket, data root and exec root, in a network namespace of its own.
+
+    Its own namespace matters: a dockerd with ``--bridge=none`` on the host's network deletes the
+    host's docker0, breaking the managed engine; in its own namespace it has a docker0 of its own.
+    """
+
+    root: Path
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.root}/docker.sock"
+
+    def signal(self, signum: int) -> None:
+        os.kill(self.process.pid, signum)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.signal(signal.SIGCONT)
+                self.signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        subprocess.run(["umount", "-R", "-l", str(self.root / "data")], capture_output=True, check=False)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def ping(socket_path: str, timeout: float = 1.0) -> bool:
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(socket_path)
+            sock.sendall(b"GET /_ping HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            return sock.recv(64).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def private_dockerd() -> Iterator[PrivateDockerd]:
+    if os.geteuid() != 0 or shutil.which("dockerd") is None:
+        raise RuntimeError("a private dockerd needs root and dockerd (ci/install)")
+    root = Path("/var/lib/conformance-test") / uuid.uuid4().hex[:8]
+    root.mkdir(parents=True)
+    log = (root / "dockerd.log").open("wb")
+    proc = subprocess.Popen(
+        ["unshare", "--net", "dockerd", "-H", f"unix://{root}/docker.sock", "--data-root", str(root / "data"),
+         "--exec-root", str(root / "exec"), "--pidfile", str(root / "docker.pid")],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    engine = PrivateDockerd(root, proc)
+    try:
+        deadline = time.monotonic() + 60
+        while not ping(str(root / "docker.sock")):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"private dockerd did not start: {(root / 'dockerd.log').read_text()[-2000:]}")
+            time.sleep(0.2)
+        yield engine
+    finally:
+        engine.stop()
+        log.close()
+
+
+@contextlib.contextmanager
+def fake_engine(answer: Callable[[bytes], bytes]) -> Iterator[str]:
+    """A unix socket that answers every request with ``answer(request)`` (a broken engine)."""
+    path = f"/tmp/conformance-fake-{uuid.uuid4().hex[:8]}.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(8)
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                with contextlib.suppress(OSError):
+                    conn.sendall(answer(conn.recv(65536)))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"unix://{path}"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        server.close()
+        os.unlink(path)
