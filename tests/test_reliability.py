@@ -36,7 +36,7 @@ def client(engine_url: str) -> Iterator[docker.DockerClient]:
 
 
 def run_objects(client: docker.DockerClient, run_id: str) -> list[str]:
-    flt = {"label": f"{LABEL_RUN}={run_id}"}
+    flt: dict[str, Any] = {"label": f"{LABEL_RUN}={run_id}"}
     return ([f"container {c.short_id}" for c in client.containers.list(all=True, filters=flt, sparse=True)]
             + [f"volume {v.name}" for v in client.volumes.list(filters=flt)]
             + [f"network {n.name}" for n in client.networks.list(filters=flt)])
@@ -55,7 +55,7 @@ def foreign(client: docker.DockerClient) -> Iterator[dict[str, Any]]:
     """Objects the suite did not make: unlabelled ones, and ones of a concurrent (live) run."""
     tag = uuid.uuid4().hex[:8]
     live = {LABEL_RUN: f"other-{tag}", LABEL_OWNER: owner_label()}
-    made = {
+    made: dict[str, Any] = {
         "plain": client.containers.create(BUSYBOX, ["true"], name=f"foreign-{tag}"),
         "live-run": client.containers.create(BUSYBOX, ["true"], labels=live),
         "volume": client.volumes.create(f"foreign-{tag}"),
