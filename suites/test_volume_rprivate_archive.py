@@ -17,6 +17,7 @@ import tarfile
 from collections.abc import Iterator
 from typing import Any
 
+import docker.errors
 import pytest
 
 from fixtures.containers import ContainerFactory
@@ -121,3 +122,49 @@ def test_bind_volume_defaults_to_rprivate(
     for point in (TARGET, f"{TARGET}/sub"):
         optional = rows[point].split(" - ")[0].split()[6:]
         assert not any(f.startswith("shared:") for f in optional), rows[point]
+
+
+def tar_of(name: str, data: bytes) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("state", ["created", "running"])
+def test_archive_put_into_read_only_volume_is_refused(
+    containers: ContainerFactory, base_image: str, engine_host: Any, shared_source: str, state: str
+) -> None:
+    """PUT into a read-only volume MUST be refused ("read-only") and MUST NOT write the host directory."""
+    container = containers.create(base_image, ["sleep", "300"], volumes={shared_source: {"bind": TARGET, "mode": "ro"}})
+    if state == "running":
+        container.start()
+    with pytest.raises(docker.errors.APIError) as err:
+        container.put_archive(TARGET, tar_of("must-not-exist", b"x\n"))
+    assert "read-only" in str(err.value.explanation)
+    assert not engine_host.file(f"{shared_source}/must-not-exist").exists
+
+
+@pytest.mark.parametrize("state", ["created", "running"])
+def test_archive_put_into_read_only_rootfs_is_refused(
+    containers: ContainerFactory, base_image: str, state: str
+) -> None:
+    """PUT into a container whose rootfs is read-only MUST be refused ("read-only"); nothing appears."""
+    container = containers.create(base_image, ["sleep", "300"], read_only=True)
+    if state == "running":
+        container.start()
+    with pytest.raises(docker.errors.APIError) as err:
+        container.put_archive("/tmp", tar_of("must-not-exist", b"x\n"))
+    assert "read-only" in str(err.value.explanation)
+    with pytest.raises(docker.errors.NotFound):
+        container.get_archive("/tmp/must-not-exist")
+
+
+def test_archive_put_to_a_missing_path_is_404(containers: ContainerFactory, base_image: str) -> None:
+    """PUT to a directory that does not exist MUST answer 404 (Engine API: "path does not exist")."""
+    container = containers.create(base_image, ["sleep", "300"])
+    with pytest.raises(docker.errors.APIError) as err:
+        container.put_archive("/no/such/conformance-dir", tar_of("x", b"x\n"))
+    assert err.value.status_code == 404
