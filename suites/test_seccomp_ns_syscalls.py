@@ -61,6 +61,14 @@ def test_default_profile_does_not_change_the_outcome(
     assert confined == free, f"seccomp changed {syscall} (caps {caps or 'default'}): {confined} vs unconfined {free}"
 
 
+def test_default_profile_is_in_force(containers: ContainerFactory, probe_image: str) -> None:
+    """Control case: the default profile MUST be applied (it refuses personality(ADDR_NO_RANDOMIZE),
+    which the kernel allows), so the comparisons above compare a real profile with none."""
+    confined = probe(containers, probe_image, "personality", [], unconfined=False)
+    free = probe(containers, probe_image, "personality", [], unconfined=True)
+    assert confined in ("EPERM", "ENOSYS") and free != confined, (confined, free)
+
+
 @pytest.mark.parametrize(
     ("syscall", "cap", "allowed"),
     [

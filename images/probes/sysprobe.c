@@ -2,7 +2,8 @@
  * Static, so it runs in any distro image (copied into a derived image by the harness).
  * Used by suites/test_seccomp_ns_syscalls.py to tell seccomp denials from capability denials.
  *
- *   sysprobe mount | umount2 | unshare-mnt | unshare-user | reboot-cad-off | name_to_handle_at
+ *   sysprobe mount | umount2 | unshare-mnt | unshare-user | reboot-cad-off | name_to_handle_at | personality
+ * (personality(ADDR_NO_RANDOMIZE): the kernel allows it, default profiles block it; the control case)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -73,6 +74,8 @@ int main(int argc, char **argv) {
         long rc = syscall(SYS_name_to_handle_at, AT_FDCWD, "/tmp", &h.fh, &mount_id, 0);
         return report(what, rc);
     }
+    if (!strcmp(what, "personality")) /* returns the previous persona (>= 0) when allowed */
+        return report(what, syscall(SYS_personality, 0x0040000UL) < 0 ? -1 : 0);
     fprintf(stderr, "sysprobe: unknown syscall %s\n", what);
     return 2;
 }

@@ -1,0 +1,106 @@
+"""A defect-injecting proxy: a unix socket in front of a real engine that rewrites container
+create requests (drops a field, flips a flag), to check that the suite catches each defect.
+
+Client→engine traffic is parsed request by request (Content-Length bodies); after a protocol
+upgrade (attach/exec hijack) or a chunked request it is piped as is. Engine→client is piped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+Mutation = Callable[[dict[str, Any]], None]
+
+
+def _read_head(conn: socket.socket, buf: bytearray) -> bytes | None:
+    while b"\r\n\r\n" not in buf:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return None
+        buf += chunk
+    head, _, rest = bytes(buf).partition(b"\r\n\r\n")
+    buf[:] = rest
+    return head
+
+
+def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while chunk := src.recv(65536):
+            dst.sendall(chunk)
+    with contextlib.suppress(OSError):
+        dst.shutdown(socket.SHUT_WR)
+
+
+def _client_to_engine(client: socket.socket, engine: socket.socket, mutate: Mutation) -> None:
+    buf = bytearray()
+    with contextlib.suppress(OSError):
+        while True:
+            head = _read_head(client, buf)
+            if head is None:
+                break
+            lines = head.split(b"\r\n")
+            headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(b":") for h in lines[1:])}
+            if b"chunked" in headers.get(b"transfer-encoding", b"") or b"upgrade" in headers:
+                engine.sendall(head + b"\r\n\r\n" + bytes(buf))
+                _pipe(client, engine)
+                return
+            length = int(headers.get(b"content-length", b"0"))
+            while len(buf) < length:
+                chunk = client.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+            body, buf[:] = bytes(buf[:length]), buf[length:]
+            method, path = lines[0].split(b" ")[:2]
+            if method == b"POST" and b"/containers/create" in path and body:
+                spec = json.loads(body)
+                mutate(spec)
+                body = json.dumps(spec).encode()
+                lines = [line for line in lines if not line.lower().startswith(b"content-length:")]
+                lines.append(b"Content-Length: %d" % len(body))
+            engine.sendall(b"\r\n".join(lines) + b"\r\n\r\n" + body)
+    with contextlib.suppress(OSError):
+        engine.shutdown(socket.SHUT_WR)
+
+
+@contextlib.contextmanager
+def defect_proxy(engine_socket: str, mutate: Mutation) -> Iterator[str]:
+    path = f"/tmp/conformance-defect-{uuid.uuid4().hex[:8]}.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(64)
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def handle(client: socket.socket) -> None:
+        with client, socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as engine:
+            engine.connect(engine_socket)
+            back = threading.Thread(target=_pipe, args=(engine, client), daemon=True)
+            back.start()
+            _client_to_engine(client, engine, mutate)
+            back.join()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                client, _ = server.accept()
+            except OSError:
+                continue
+            threading.Thread(target=handle, args=(client,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"unix://{path}"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        server.close()
+        os.unlink(path)

@@ -1,0 +1,83 @@
+"""The suite catches engines with injected defects: a proxy in front of the real managed dockerd
+rewrites container creation (drops a field, flips a flag) and the named tests must fail.
+
+A conformance test that still passes against such an engine cannot fail, which is a defect of
+the suite (see the developers' guide).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.conftest import run_pytest
+from tests.defects import defect_proxy
+
+
+def drop(*path: str) -> Callable[[dict[str, Any]], None]:
+    def mutate(spec: dict[str, Any]) -> None:
+        node = spec
+        for key in path[:-1]:
+            node = node.get(key) or {}
+        node.pop(path[-1], None)
+    return mutate
+
+
+def set_value(value: Any, *path: str) -> Callable[[dict[str, Any]], None]:
+    def mutate(spec: dict[str, Any]) -> None:
+        node = spec
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = value
+    return mutate
+
+
+def shared_binds(spec: dict[str, Any]) -> None:
+    binds = (spec.get("HostConfig") or {}).get("Binds") or []
+    spec["HostConfig"]["Binds"] = [f"{b},rshared" if b.count(":") == 2 else f"{b}:rshared" for b in binds]
+
+
+DEFECTS = [
+    pytest.param(drop("Env"), "suites/test_core.py::test_env_reaches_the_process", id="ignores-env"),
+    pytest.param(drop("User"), "suites/test_core.py::test_user_sets_uid_and_gid", id="ignores-user"),
+    pytest.param(drop("WorkingDir"), "suites/test_core.py::test_workdir_sets_cwd_and_is_created", id="ignores-workdir"),
+    pytest.param(drop("Hostname"), "suites/test_core.py::test_hostname_is_set_in_uts_namespace", id="ignores-hostname"),
+    pytest.param(set_value(False, "HostConfig", "ReadonlyRootfs"),
+                 "suites/test_core.py::test_read_only_rootfs_refuses_writes", id="ignores-read-only"),
+    pytest.param(drop("HostConfig", "CapDrop"), "suites/test_core.py::test_cap_drop_removes_the_capability",
+                 id="ignores-cap-drop"),
+    pytest.param(drop("HostConfig", "Memory"), "suites/test_core.py::test_memory_limit_is_the_cgroup_limit",
+                 id="ignores-memory"),
+    pytest.param(drop("HostConfig", "Sysctls"), "suites/test_sysctls.py::test_sysctl_value_reaches_the_container",
+                 id="ignores-sysctls"),
+    pytest.param(drop("StopSignal"), "suites/test_stop_signal.py::test_explicit_stop_signal_overrides_the_image",
+                 id="ignores-stop-signal"),
+    pytest.param(set_value(["seccomp=unconfined"], "HostConfig", "SecurityOpt"),
+                 "suites/test_seccomp_ns_syscalls.py::test_default_profile_is_in_force", id="no-seccomp"),
+    pytest.param(lambda spec: spec.setdefault("StopSignal", "SIGTERM"),
+                 "suites/test_stop_signal.py::test_image_stopsignal_is_delivered_on_stop",
+                 id="ignores-image-stopsignal"),
+    pytest.param(shared_binds, "suites/test_volume_rprivate_archive.py::test_bind_volume_defaults_to_rprivate",
+                 id="binds-default-rshared"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "test"), DEFECTS)
+def test_suite_fails_on_an_engine_with_the_defect(engine_url: str, mutate: Callable[[dict[str, Any]], None],
+                                                   test: str) -> None:
+    socket_path = engine_url.removeprefix("unix://")
+    with defect_proxy(socket_path, mutate) as url:
+        run = run_pytest(test, f"--engine-url={url}", "--distro=busybox", timeout=300)
+    assert run.returncode == 1, run.output[-3000:]
+    assert "FAILED" in run.output or "XPASS" in run.output
+
+
+def test_proxy_without_a_defect_passes(engine_url: str) -> None:
+    """The proxy itself changes nothing: the same tests pass through it untouched."""
+    socket_path = engine_url.removeprefix("unix://")
+    tests = [str(p.values[1]) for p in DEFECTS]
+    with defect_proxy(socket_path, lambda spec: None) as url:
+        run = run_pytest(*sorted(set(tests)), f"--engine-url={url}", "--distro=busybox", timeout=300)
+    assert run.returncode == 0, run.output[-3000:]
