@@ -12,6 +12,7 @@ import json
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -38,7 +39,15 @@ def _pipe(src: socket.socket, dst: socket.socket) -> None:
         dst.shutdown(socket.SHUT_WR)
 
 
-def _client_to_engine(client: socket.socket, engine: socket.socket, mutate: Mutation) -> None:
+class Knobs:
+    """What the proxy does now; tests may change it while a run goes on."""
+
+    def __init__(self, mutate: Mutation) -> None:
+        self.mutate = mutate
+        self.delay = 0.0  # seconds to hold every request before it reaches the engine
+
+
+def _client_to_engine(client: socket.socket, engine: socket.socket, knobs: Knobs) -> None:
     buf = bytearray()
     with contextlib.suppress(OSError):
         while True:
@@ -61,10 +70,12 @@ def _client_to_engine(client: socket.socket, engine: socket.socket, mutate: Muta
             method, path = lines[0].split(b" ")[:2]
             if method == b"POST" and b"/containers/create" in path and body:
                 spec = json.loads(body)
-                mutate(spec)
+                knobs.mutate(spec)
                 body = json.dumps(spec).encode()
                 lines = [line for line in lines if not line.lower().startswith(b"content-length:")]
                 lines.append(b"Content-Length: %d" % len(body))
+            if knobs.delay:
+                time.sleep(knobs.delay)
             engine.sendall(b"\r\n".join(lines) + b"\r\n\r\n" + body)
     with contextlib.suppress(OSError):
         engine.shutdown(socket.SHUT_WR)
@@ -72,6 +83,12 @@ def _client_to_engine(client: socket.socket, engine: socket.socket, mutate: Muta
 
 @contextlib.contextmanager
 def defect_proxy(engine_socket: str, mutate: Mutation) -> Iterator[str]:
+    with proxy(engine_socket, Knobs(mutate)) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def proxy(engine_socket: str, knobs: Knobs) -> Iterator[str]:
     path = f"/tmp/conformance-defect-{uuid.uuid4().hex[:8]}.sock"
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path)
@@ -84,7 +101,7 @@ def defect_proxy(engine_socket: str, mutate: Mutation) -> Iterator[str]:
             engine.connect(engine_socket)
             back = threading.Thread(target=_pipe, args=(engine, client), daemon=True)
             back.start()
-            _client_to_engine(client, engine, mutate)
+            _client_to_engine(client, engine, knobs)
             back.join()
 
     def serve() -> None:

@@ -20,8 +20,9 @@ import docker
 import pytest
 
 from fixtures.containers import LABEL_OWNER, LABEL_RUN
-from fixtures.lifecycle import owner_label
+from fixtures.lifecycle import owner_label, sweep
 from tests.conftest import run_pytest, spawn_pytest
+from tests.defects import Knobs, proxy
 from tests.engines import PrivateDockerd, fake_engine, private_dockerd
 
 BUSYBOX = "localhost/conformance-base/busybox:static"
@@ -206,6 +207,31 @@ def test_engine_that_stops_answering_ends_the_run_quickly(private_engine: Privat
     assert "engine stopped answering" in output
     assert elapsed < 60, f"the run took {elapsed:.0f} s after the engine stopped"
     assert "Traceback" not in output.split("short test summary")[-1]
+
+
+def test_engine_that_turns_slow_ends_the_run_quickly(engine_url: str) -> None:
+    """An engine whose answers slow down past the call timeout mid-run: tests fail saying the engine
+    stopped answering, and the run ends in bounded time."""
+    knobs = Knobs(lambda spec: None)
+    client = docker.DockerClient(base_url=engine_url, timeout=30)
+    run_id = f"slow-{uuid.uuid4().hex[:8]}"
+    with proxy(engine_url.removeprefix("unix://"), knobs) as url:
+        proc = spawn_pytest(*FAST, f"--engine-url={url}", f"--run-id={run_id}", "--engine-timeout=3",
+                            "-p", "no:xdist")
+        try:
+            assert wait_for(lambda: run_objects(client, run_id), 120), "the run never made a container"
+            knobs.delay = 8.0
+            slowed_at = time.monotonic()
+            output, _ = proc.communicate(timeout=120)
+            elapsed = time.monotonic() - slowed_at
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 1, output[-2000:]
+    assert "engine stopped answering" in output and "timed out" in output.lower()
+    assert elapsed < 60, f"the run took {elapsed:.0f} s after the engine slowed down"
+    sweep(client, run_id)  # the engine itself is fine: remove what the slowed run could not
+    client.close()
 
 
 def test_garbage_answering_engine_is_one_clear_line() -> None:
