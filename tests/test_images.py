@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import socket
+import subprocess
+import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import docker
+import pytest
 
 from fixtures.images import ImageProvider
+from tests.conftest import run_pytest
 
 BUSYBOX = "localhost/conformance-base/busybox:static"
 
@@ -35,3 +42,52 @@ def test_concurrent_requests_build_the_image_once(engine_url: str, tmp_path: Pat
         assert again == (next(iter(refs)), [])  # the next run reuses it: no build
     finally:
         client.images.remove(next(iter(refs)), force=True)
+
+
+@pytest.fixture
+def local_registry(tmp_path: Path) -> Iterator[str]:
+    """A distribution registry on loopback (Debian's docker-registry), as a lab mirror would be."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "registry.yml"
+    config.write_text(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path / 'data'}\n"
+                      f"http:\n  addr: 127.0.0.1:{port}\nlog:\n  level: error\n")
+    proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_image_mirror_supplies_a_distro_the_engine_lacks(engine_url: str, local_registry: str,
+                                                         tmp_path: Path) -> None:
+    """Provisioning pulls a distro's reference through --image-mirror when the engine lacks it."""
+    client = docker.DockerClient(base_url=engine_url, timeout=120)
+    reference = f"docker.io/library/busybox:conformance-{uuid.uuid4().hex[:8]}"
+    mirrored = f"{local_registry}/{reference}"
+    client.images.get(BUSYBOX).tag(mirrored)
+    for line in client.images.push(mirrored, stream=True, decode=True):
+        assert "error" not in line, line
+    client.images.remove(mirrored)
+    catalog = tmp_path / "distros.toml"
+    catalog.write_text(f'[distros.busybox]\ntitle = "BusyBox"\nreferences = ["{reference}"]\n'
+                       f'package_manager = "none"\nidentity = "busybox"\noffline = "a mirror"\n')
+    try:
+        run = run_pytest("suites/test_distro_images.py", f"--engine-url={engine_url}", f"--catalog={catalog}",
+                         f"--image-mirror={local_registry}", "--distro=busybox")
+        assert run.returncode == 0, run.output[-2000:]
+        assert f"busybox={mirrored}" in run.output  # the header names the image the run used
+        without = run_pytest("suites/test_distro_images.py", f"--engine-url={engine_url}",
+                             f"--catalog={catalog}", "--no-pull", "--distro=busybox")
+        assert without.returncode == 4 and "pulling disabled" in without.output
+    finally:
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            client.images.remove(mirrored)
