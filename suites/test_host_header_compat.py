@@ -10,10 +10,10 @@ unix socket, so no client library rewrites the headers.
 
 from __future__ import annotations
 
-import functools
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -50,11 +50,18 @@ Ask = Callable[[list[str]], Answer]
 
 
 @pytest.fixture
-def ask(harness: Harness) -> Ask:
+def ask(harness: Harness, record_property: Any) -> Ask:
+    """Sends one raw request; the status and body are recorded in the report (what the engine does)."""
     path = harness.spec.socket_path
     if path is None:
         pytest.skip(f"not applicable: the engine is not on a local unix socket ({harness.spec.url})")
-    return functools.partial(raw_request, path, harness.spec.timeout)
+
+    def send(headers: list[str]) -> Answer:
+        answer = raw_request(path, harness.spec.timeout, headers)
+        record_property("answer", f"{answer.status} {answer.body[:100].decode(errors='replace').strip()}")
+        return answer
+
+    return send
 
 
 def test_well_formed_host_is_answered(ask: Ask) -> None:

@@ -76,7 +76,8 @@ STABLE_REFUSALS = ("not allowed", "can't be set", "not in a separate kernel name
 
 @pytest.mark.parametrize(("sysctls", "options"), REFUSED)
 def test_sysctl_that_would_reach_the_host_is_refused(
-    containers: ContainerFactory, base_image: str, engine_host: Any, sysctls: dict[str, str], options: dict[str, Any]
+    containers: ContainerFactory, base_image: str, engine_host: Any, sysctls: dict[str, str], options: dict[str, Any],
+    record_property: Any,
 ) -> None:
     """A sysctl outside the container's own namespaces MUST be refused, naming the key, with the host
     value unchanged and no container left running."""
@@ -89,6 +90,8 @@ def test_sysctl_that_would_reach_the_host_is_refused(
         phase = "start"
         container.start()
     message = str(err.value.explanation)
+    record_property("refused_at", phase)  # reported per engine: Docker refuses at start (runc), Podman at create
+    record_property("refusal", f"{err.value.status_code} {message[:200]}")
     assert err.value.status_code in (400, 500), f"refused at {phase}: {err.value}"
     assert key in message, f"refused at {phase} without naming {key}: {message}"
     assert any(s in message for s in STABLE_REFUSALS), f"refused at {phase}: {message}"

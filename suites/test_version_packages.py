@@ -83,9 +83,12 @@ def host_package(engine_host: Any, reported: str) -> tuple[str, str]:
     return "none", ""
 
 
-def test_reported_packages_match_the_host_package_database(engine_facts: EngineFacts, engine_host: Any) -> None:
+def test_reported_packages_match_the_host_package_database(
+    engine_facts: EngineFacts, engine_host: Any, record_property: Any
+) -> None:
     """Every package the engine reports MUST be what the engine host's dpkg/rpm has installed."""
     packages = reported_packages(engine_facts)
+    record_property("packages", ", ".join(f"{c}={p}" for c, p in packages.items()))
     if not packages:
         pytest.skip("not applicable: the engine reports no Details.Package to compare")
     for component, reported in packages.items():
