@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
+
+from tests.engines import unix_server
 
 Mutation = Callable[[dict[str, Any]], None]
 
@@ -89,12 +89,7 @@ def defect_proxy(engine_socket: str, mutate: Mutation) -> Iterator[str]:
 
 @contextlib.contextmanager
 def proxy(engine_socket: str, knobs: Knobs) -> Iterator[str]:
-    path = f"/tmp/conformance-defect-{uuid.uuid4().hex[:8]}.sock"
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(path)
-    server.listen(64)
-    server.settimeout(0.2)
-    stop = threading.Event()
+    """A unix socket in front of the engine at ``engine_socket``, doing what ``knobs`` say."""
 
     def handle(client: socket.socket) -> None:
         with client, socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as engine:
@@ -104,20 +99,5 @@ def proxy(engine_socket: str, knobs: Knobs) -> Iterator[str]:
             _client_to_engine(client, engine, knobs)
             back.join()
 
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                client, _ = server.accept()
-            except OSError:
-                continue
-            threading.Thread(target=handle, args=(client,), daemon=True).start()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"unix://{path}"
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        server.close()
-        os.unlink(path)
+    with unix_server(handle, "proxy") as url:
+        yield url

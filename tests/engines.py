@@ -86,12 +86,12 @@ def private_dockerd() -> Iterator[PrivateDockerd]:
 
 
 @contextlib.contextmanager
-def fake_engine(answer: Callable[[bytes], bytes]) -> Iterator[str]:
-    """A unix socket that answers every request with ``answer(request)`` (a broken engine)."""
-    path = f"/tmp/conformance-fake-{uuid.uuid4().hex[:8]}.sock"
+def unix_server(handle: Callable[[socket.socket], None], prefix: str) -> Iterator[str]:
+    """A unix socket served in the background, one thread per connection; yields its engine URL."""
+    path = f"/tmp/conformance-{prefix}-{uuid.uuid4().hex[:8]}.sock"
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path)
-    server.listen(8)
+    server.listen(64)
     server.settimeout(0.2)
     stop = threading.Event()
 
@@ -101,10 +101,7 @@ def fake_engine(answer: Callable[[bytes], bytes]) -> Iterator[str]:
                 conn, _ = server.accept()
             except OSError:
                 continue
-            with conn:
-                conn.settimeout(2)
-                with contextlib.suppress(OSError):
-                    conn.sendall(answer(conn.recv(65536)))
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
@@ -115,3 +112,16 @@ def fake_engine(answer: Callable[[bytes], bytes]) -> Iterator[str]:
         thread.join(timeout=5)
         server.close()
         os.unlink(path)
+
+
+@contextlib.contextmanager
+def fake_engine(answer: Callable[[bytes], bytes]) -> Iterator[str]:
+    """A unix socket that answers every request with ``answer(request)`` (a broken engine)."""
+
+    def handle(conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):
+            conn.settimeout(2)
+            conn.sendall(answer(conn.recv(65536)))
+
+    with unix_server(handle, "fake") as url:
+        yield url

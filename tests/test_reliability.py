@@ -7,12 +7,13 @@ private dockerd this module starts so it may stop (SIGSTOP) or kill (SIGKILL) it
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -185,53 +186,51 @@ def private_engine() -> Iterator[PrivateDockerd]:
         yield engine
 
 
+def run_until_engine_fails(engine_url: str, watch: docker.DockerClient, break_engine: Callable[[], None],
+                           timeout: str) -> tuple[int, str, float]:
+    """Starts a serial run, breaks the engine once the run has made a container; the run's exit code,
+    output and how long it went on after the engine broke."""
+    run_id = f"broken-{uuid.uuid4().hex[:8]}"
+    proc = spawn_pytest(*FAST, f"--engine-url={engine_url}", f"--run-id={run_id}", f"--engine-timeout={timeout}",
+                        "-p", "no:xdist")
+    try:
+        assert wait_for(lambda: run_objects(watch, run_id), 120), "the run never made a container"
+        break_engine()
+        broken_at = time.monotonic()
+        output, _ = proc.communicate(timeout=120)
+        elapsed = time.monotonic() - broken_at
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    with contextlib.suppress(docker.errors.DockerException, OSError):
+        sweep(watch, run_id)  # where the engine still works: remove what the broken run could not
+    return proc.returncode, output, elapsed
+
+
 @pytest.mark.parametrize("signum", [signal.SIGSTOP, signal.SIGKILL], ids=["SIGSTOP", "SIGKILL"])
 def test_engine_that_stops_answering_ends_the_run_quickly(private_engine: PrivateDockerd, signum: int) -> None:
     """An engine that hangs (SIGSTOP) or dies (SIGKILL) mid-run: tests fail saying so, and the run ends
     in bounded time (per-call timeout once, then every remaining test fails at once)."""
-    pclient = docker.DockerClient(base_url=private_engine.url, timeout=30)
-    run_id = f"hang-{uuid.uuid4().hex[:8]}"
-    proc = spawn_pytest(*FAST, f"--engine-url={private_engine.url}", f"--run-id={run_id}", "--engine-timeout=4",
-                        "-p", "no:xdist")
-    try:
-        assert wait_for(lambda: run_objects(pclient, run_id), 120), "the run never made a container"
-        private_engine.signal(signum)
-        stopped_at = time.monotonic()
-        output, _ = proc.communicate(timeout=120)
-        elapsed = time.monotonic() - stopped_at
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        pclient.close()
-    assert proc.returncode == 1, output[-2000:]
+    watch = docker.DockerClient(base_url=private_engine.url, timeout=5)
+    code, output, elapsed = run_until_engine_fails(
+        private_engine.url, watch, lambda: private_engine.signal(signum), timeout="4")
+    watch.close()
+    assert code == 1, output[-2000:]
     assert "engine stopped answering" in output
     assert elapsed < 60, f"the run took {elapsed:.0f} s after the engine stopped"
     assert "Traceback" not in output.split("short test summary")[-1]
 
 
-def test_engine_that_turns_slow_ends_the_run_quickly(engine_url: str) -> None:
+def test_engine_that_turns_slow_ends_the_run_quickly(client: docker.DockerClient, engine_url: str) -> None:
     """An engine whose answers slow down past the call timeout mid-run: tests fail saying the engine
     stopped answering, and the run ends in bounded time."""
     knobs = Knobs(lambda spec: None)
-    client = docker.DockerClient(base_url=engine_url, timeout=30)
-    run_id = f"slow-{uuid.uuid4().hex[:8]}"
     with proxy(engine_url.removeprefix("unix://"), knobs) as url:
-        proc = spawn_pytest(*FAST, f"--engine-url={url}", f"--run-id={run_id}", "--engine-timeout=3",
-                            "-p", "no:xdist")
-        try:
-            assert wait_for(lambda: run_objects(client, run_id), 120), "the run never made a container"
-            knobs.delay = 8.0
-            slowed_at = time.monotonic()
-            output, _ = proc.communicate(timeout=120)
-            elapsed = time.monotonic() - slowed_at
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-    assert proc.returncode == 1, output[-2000:]
+        code, output, elapsed = run_until_engine_fails(url, client, lambda: setattr(knobs, "delay", 8.0),
+                                                       timeout="3")
+    assert code == 1, output[-2000:]
     assert "engine stopped answering" in output and "timed out" in output.lower()
     assert elapsed < 60, f"the run took {elapsed:.0f} s after the engine slowed down"
-    sweep(client, run_id)  # the engine itself is fine: remove what the slowed run could not
-    client.close()
 
 
 def test_garbage_answering_engine_is_one_clear_line() -> None:
