@@ -7,10 +7,13 @@ inside the container observes, not only what the API answered.
 
 from __future__ import annotations
 
+import uuid
+
 import docker.errors
 import pytest
 
 from fixtures.containers import ContainerFactory
+from fixtures.images import ImageProvider
 from fixtures.plugin import feature
 
 pytestmark = feature("core")
@@ -182,3 +185,48 @@ def test_missing_executable_is_refused(containers: ContainerFactory, base_image:
     with pytest.raises(docker.errors.APIError) as err:
         containers.run(base_image, ["/no/such/conformance-binary"])
     assert "conformance-binary" in str(err.value)
+
+
+def test_named_volume_keeps_data_across_containers(containers: ContainerFactory, base_image: str) -> None:
+    """A named volume MUST keep what one container wrote for the next one, and be removable."""
+    volume = containers.volume()
+    mount = {volume.name: {"bind": "/vol", "mode": "rw"}}
+    wrote = containers.run(base_image, ["sh", "-c", "echo kept-$((6*7)) > /vol/file"], volumes=mount)
+    assert wrote.exit_code == 0, wrote.stderr
+    read = containers.run(base_image, ["cat", "/vol/file"], volumes=mount)
+    assert read.stdout == "kept-42\n"
+    volume.reload()
+    assert volume.attrs["Mountpoint"]
+
+
+def test_build_records_each_instruction_as_config_and_layers(
+    containers: ContainerFactory, images: ImageProvider, base_image: str
+) -> None:
+    """A build MUST apply ENV/WORKDIR/LABEL/CMD to the image config and add a layer per RUN/COPY,
+    and a container of it MUST see the built files."""
+    dockerfile = ("FROM {base}\nENV CONF_BUILT=yes\nRUN echo one > /layer-one\nCOPY payload /layer-two\n"
+                  "WORKDIR /tmp\nLABEL io.conformance.kind=core-build\nCMD [\"cat\", \"/layer-one\", \"/layer-two\"]\n")
+    ref = images.derived("core-build", dockerfile, base_image, {"payload": b"two\n"})
+    image = images.client.images.get(ref)
+    base = images.client.images.get(base_image)
+    config = image.attrs["Config"]
+    assert "CONF_BUILT=yes" in config["Env"]
+    assert config["WorkingDir"] == "/tmp"
+    assert config["Labels"]["io.conformance.kind"] == "core-build"
+    assert config["Cmd"] == ["cat", "/layer-one", "/layer-two"]
+    assert len(image.attrs["RootFS"]["Layers"]) == len(base.attrs["RootFS"]["Layers"]) + 2
+    result = containers.run(ref)
+    assert (result.exit_code, result.stdout) == (0, "one\ntwo\n")
+
+
+def test_image_tag_points_at_the_same_image_and_removing_it_keeps_the_image(
+    containers: ContainerFactory, base_image: str
+) -> None:
+    """Tagging MUST give another name to the same image; removing that tag MUST leave the image."""
+    client = containers.client
+    ref = containers.tag(base_image, "localhost/conformance/core-tag", uuid.uuid4().hex[:12])
+    assert client.images.get(ref).id == client.images.get(base_image).id
+    client.images.remove(ref, noprune=True)
+    with pytest.raises(docker.errors.ImageNotFound):
+        client.images.get(ref)
+    assert client.images.get(base_image).id
