@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from fixtures.containers import ContainerFactory
-from fixtures.plugin import feature
+from fixtures.harness import feature
 
 pytestmark = feature("cgroup-join-all")
 

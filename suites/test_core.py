@@ -13,8 +13,8 @@ import docker.errors
 import pytest
 
 from fixtures.containers import ContainerFactory
+from fixtures.harness import feature
 from fixtures.images import ImageProvider
-from fixtures.plugin import feature
 
 pytestmark = feature("core")
 

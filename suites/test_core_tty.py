@@ -21,7 +21,7 @@ import pexpect
 import pytest
 
 from fixtures.containers import LABEL_RUN, LABEL_TEST, ContainerFactory
-from fixtures.plugin import Harness, feature
+from fixtures.harness import Harness, feature
 
 pytestmark = feature("core-tty")
 

@@ -13,7 +13,7 @@ import pytest
 
 from fixtures.catalog import Distro
 from fixtures.containers import ContainerFactory
-from fixtures.plugin import feature
+from fixtures.harness import feature
 
 pytestmark = feature("distro-images")
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from fixtures.plugin import Harness, feature
+from fixtures.harness import Harness, feature
 
 pytestmark = feature("host-header-compat")
 

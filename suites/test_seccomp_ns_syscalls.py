@@ -14,8 +14,8 @@ from __future__ import annotations
 import pytest
 
 from fixtures.containers import ContainerFactory
+from fixtures.harness import feature
 from fixtures.images import ImageProvider
-from fixtures.plugin import feature
 from fixtures.probes import compile_probe
 
 pytestmark = [feature("seccomp-ns-syscalls"), pytest.mark.requires("seccomp")]

@@ -15,7 +15,7 @@ import docker.errors
 import pytest
 
 from fixtures.containers import ContainerFactory
-from fixtures.plugin import feature
+from fixtures.harness import feature
 
 pytestmark = feature("sysctls")
 

@@ -17,8 +17,8 @@ import pytest
 
 from fixtures.catalog import Distro
 from fixtures.containers import ContainerFactory
+from fixtures.harness import feature
 from fixtures.images import ImageProvider
-from fixtures.plugin import feature
 
 pytestmark = feature("systemd-pid1")
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from fixtures.engine import EngineFacts
-from fixtures.plugin import feature
+from fixtures.harness import feature
 
 pytestmark = feature("version-packages")
 

@@ -21,7 +21,7 @@ import docker.errors
 import pytest
 
 from fixtures.containers import ContainerFactory
-from fixtures.plugin import feature
+from fixtures.harness import feature
 
 pytestmark = [feature("volume-rprivate-archive"), pytest.mark.requires("rootful")]
 

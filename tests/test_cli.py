@@ -106,7 +106,7 @@ def test_malformed_expectations_file_is_one_line(engine_url: str, tmp_path: Path
 
 FAILING_SUITE = '''
 import pytest
-from fixtures.plugin import feature
+from fixtures.harness import feature
 
 pytestmark = feature("core")
 
