@@ -7,6 +7,7 @@ inside the container observes, not only what the API answered.
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import docker.errors
@@ -164,20 +165,37 @@ def test_exec_reports_its_exit_code_and_streams(containers: ContainerFactory, ba
     assert (result.exit_code, result.stdout, result.stderr) == (7, "conformance-exec\n", "oops\n")
 
 
-def test_exec_honours_user_env_and_workdir(containers: ContainerFactory, base_image: str) -> None:
-    """Exec MUST apply its own user, environment and working directory."""
-    container = containers.start(base_image, ["sleep", "300"])
-    result = containers.exec(container, ["sh", "-c", 'id -u; echo "$CONF_X"; pwd'],
-                             user="4321", environment={"CONF_X": "exec-env"}, workdir="/tmp")
-    assert result.exit_code == 0, result.stderr
-    assert result.stdout.split() == ["4321", "exec-env", "/tmp"]
+def test_exec_honours_its_user(containers: ContainerFactory, base_image: str) -> None:
+    """Exec MUST run as its own user, not the container's."""
+    container = containers.start(base_image, ["sleep", "300"], user="1000")
+    result = containers.exec(container, ["id", "-u"], user="4321")
+    assert (result.exit_code, result.stdout.strip()) == (0, "4321"), result.stderr
 
 
-def test_missing_image_is_refused_with_404(containers: ContainerFactory) -> None:
-    """Creating from an image the engine does not have MUST fail with 404 (no implicit success)."""
-    with pytest.raises(docker.errors.APIError) as err:
-        containers.create("localhost/conformance/no-such-image:never", ["true"])
-    assert err.value.status_code == 404
+@pytest.mark.requires_api("exec Env")
+def test_exec_honours_its_environment(containers: ContainerFactory, base_image: str) -> None:
+    """Exec MUST add its own ``Env`` to the container's (API 1.25)."""
+    container = containers.start(base_image, ["sleep", "300"], environment={"CONF_C": "container"})
+    result = containers.exec(container, ["sh", "-c", 'echo "$CONF_X $CONF_C"'], environment={"CONF_X": "exec-env"})
+    assert (result.exit_code, result.stdout) == (0, "exec-env container\n"), result.stderr
+
+
+@pytest.mark.requires_api("exec WorkingDir")
+def test_exec_honours_its_working_dir(containers: ContainerFactory, base_image: str) -> None:
+    """Exec MUST start in its own ``WorkingDir`` (API 1.35), not the container's."""
+    container = containers.start(base_image, ["sleep", "300"], working_dir="/")
+    result = containers.exec(container, ["pwd"], workdir="/tmp")
+    assert (result.exit_code, result.stdout) == (0, "/tmp\n"), result.stderr
+
+
+def test_tty_gives_the_process_a_pseudo_terminal(containers: ContainerFactory, base_image: str) -> None:
+    """``Tty`` MUST give the process a pseudo-terminal (``/dev/pts/N``) as stdin and stdout; the terminal's
+    output then ends lines with CRLF."""
+    result = containers.run(base_image, ["sh", "-c", "tty; test -t 1 && echo out-is-a-tty"], tty=True)
+    assert result.exit_code == 0, result.stdout
+    lines = result.stdout.split("\r\n")
+    assert re.fullmatch(r"/dev/pts/\d+", lines[0]), result.stdout
+    assert lines[1] == "out-is-a-tty"
 
 
 def test_missing_executable_is_refused(containers: ContainerFactory, base_image: str) -> None:

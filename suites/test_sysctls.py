@@ -92,7 +92,6 @@ def test_sysctl_that_would_reach_the_host_is_refused(
     message = str(err.value.explanation)
     record_property("refused_at", phase)  # reported per engine: Docker refuses at start (runc), Podman at create
     record_property("refusal", f"{err.value.status_code} {message[:200]}")
-    assert err.value.status_code in (400, 500), f"refused at {phase}: {err.value}"
     assert key in message, f"refused at {phase} without naming {key}: {message}"
     assert any(s in message for s in STABLE_REFUSALS), f"refused at {phase}: {message}"
     for made in containers.created:

@@ -42,12 +42,25 @@ def _pipe(src: socket.socket, dst: socket.socket) -> None:
 class Knobs:
     """What the proxy does now; tests may change it while a run goes on."""
 
-    def __init__(self, mutate: Mutation) -> None:
+    def __init__(self, mutate: Mutation, version_extra: dict[str, Any] | None = None) -> None:
         self.mutate = mutate
         self.delay = 0.0  # seconds to hold every request before it reaches the engine
+        self.version_extra = version_extra or {}  # fields added to the engine's /version answer
 
 
-def _client_to_engine(client: socket.socket, engine: socket.socket, knobs: Knobs) -> None:
+def _version_answer(engine_socket: str, head: bytes, extra: dict[str, Any]) -> bytes:
+    """The engine's own /version answer (asked on a connection of its own) with ``extra`` merged in."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.connect(engine_socket)
+        conn.sendall(head.split(b"\r\n")[0] + b"\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    body = json.dumps({**json.loads(answer.partition(b"\r\n\r\n")[2]), **extra}).encode()
+    return b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+def _client_to_engine(client: socket.socket, engine: socket.socket, knobs: Knobs, engine_socket: str) -> None:
     buf = bytearray()
     with contextlib.suppress(OSError):
         while True:
@@ -68,6 +81,9 @@ def _client_to_engine(client: socket.socket, engine: socket.socket, knobs: Knobs
                 buf += chunk
             body, buf[:] = bytes(buf[:length]), buf[length:]
             method, path = lines[0].split(b" ")[:2]
+            if knobs.version_extra and method == b"GET" and path.split(b"?")[0].endswith(b"/version"):
+                client.sendall(_version_answer(engine_socket, head, knobs.version_extra))
+                continue
             if method == b"POST" and b"/containers/create" in path and body:
                 spec = json.loads(body)
                 knobs.mutate(spec)
@@ -96,7 +112,7 @@ def proxy(engine_socket: str, knobs: Knobs) -> Iterator[str]:
             engine.connect(engine_socket)
             back = threading.Thread(target=_pipe, args=(engine, client), daemon=True)
             back.start()
-            _client_to_engine(client, engine, knobs)
+            _client_to_engine(client, engine, knobs, engine_socket)
             back.join()
 
     with unix_server(handle, "proxy") as url:

@@ -9,7 +9,8 @@ import pytest
 from fixtures.catalog import load_catalog, select
 from fixtures.errors import HarnessError
 
-REQUIRED = {"rhel7", "rhel8", "rhel9", "ubi9", "fedora", "centos-stream9", "debian12", "busybox"}
+REQUIRED = {"rhel7", "rhel8", "rhel9", "ubi9", "fedora", "centos-stream9", "debian11", "debian12", "debian13",
+            "busybox"}
 OWN_REGISTRIES = {
     "rhel7": "registry.access.redhat.com/",
     "rhel8": "registry.",
@@ -17,7 +18,9 @@ OWN_REGISTRIES = {
     "ubi9": "registry.access.redhat.com/",
     "fedora": "registry.fedoraproject.org/",
     "centos-stream9": "quay.io/centos/",
-    "debian12": "docker.io/library/debian:",
+    "debian11": "docker.io/library/debian:bullseye",
+    "debian12": "docker.io/library/debian:bookworm",
+    "debian13": "docker.io/library/debian:trixie",
     "busybox": "docker.io/library/busybox:",
 }
 
@@ -33,7 +36,7 @@ def test_catalog_lists_every_supported_distro_with_its_own_registry() -> None:
 def test_only_locally_buildable_distros_have_recipes_and_local_tags() -> None:
     catalog = load_catalog()
     with_recipe = {name for name, d in catalog.items() if d.recipe}
-    assert with_recipe == {"debian12", "busybox"}
+    assert with_recipe == {"debian11", "debian12", "debian13", "busybox"}
     for name in with_recipe:
         tag = catalog[name].local_tag
         assert tag and tag.startswith("localhost/"), "a local build must never carry the distro's public name"

@@ -7,13 +7,14 @@ the suite (see the developers' guide).
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.conftest import run_pytest
-from tests.defects import defect_proxy
+from tests.defects import Knobs, defect_proxy, proxy
 
 
 def drop(*path: str) -> Callable[[dict[str, Any]], None]:
@@ -81,3 +82,27 @@ def test_proxy_without_a_defect_passes(engine_url: str) -> None:
     with defect_proxy(socket_path, lambda spec: None) as url:
         run = run_pytest(*sorted(set(tests)), f"--engine-url={url}", "--distro=busybox", timeout=300)
     assert run.returncode == 0, run.output[-3000:]
+
+
+def host_dpkg(package: str) -> str:
+    return subprocess.run(["dpkg-query", "-W", "-f", "${Package}_${Version}_${Architecture}", package],
+                          capture_output=True, text=True, check=True).stdout
+
+
+@pytest.mark.parametrize("correct", [True, False], ids=["right-package", "wrong-package"])
+def test_red_hat_pkgversion_is_checked_against_the_binarys_package(engine_url: str, correct: bool) -> None:
+    """An engine reporting Red Hat's top-level PkgVersion (emulated: the proxy adds it to the real dockerd's
+    /version) passes version-packages when it names the package owning dockerd, and fails when it does not."""
+    package = host_dpkg("docker.io") if correct else "docker.io_1.13.1-0redhat_amd64"
+    knobs = Knobs(lambda spec: None, version_extra={"PkgVersion": package})
+    with proxy(engine_url.removeprefix("unix://"), knobs) as url:
+        run = run_pytest("suites/test_version_packages.py", f"--engine-url={url}", "--no-expectations",
+                         "-rA", timeout=120)
+    if correct:
+        assert run.returncode == 0, run.output[-3000:]
+        assert "4 passed" in run.output, run.output[-3000:]
+    else:
+        assert run.returncode == 1, run.output[-3000:]
+        assert "FAILED suites/test_version_packages.py::test_reported_packages_match_the_host_package_database" \
+            in run.output, run.output[-3000:]
+        assert "docker.io_1.13.1-0redhat_amd64" in run.output

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from fixtures.capabilities import missing, requires
-from fixtures.engine import EngineFacts, detect
+from fixtures.engine import EngineFacts
 from fixtures.errors import HarnessError
 from fixtures.expectations import resolve
 from fixtures.lifecycle import owner_alive, owner_label
@@ -55,42 +55,26 @@ def test_owner_label_identifies_a_live_process_and_not_a_finished_one() -> None:
     assert owner_alive("garbage")
 
 
-class FakeAPI:
-    def __init__(self, version: dict[str, Any], info: dict[str, Any]) -> None:
-        self._version, self._info = version, info
-
-    def version(self, api_version: bool = True) -> dict[str, Any]:
-        return self._version
-
-    def info(self) -> dict[str, Any]:
-        return self._info
-
-
-class FakeClient:
-    def __init__(self, version: dict[str, Any], info: dict[str, Any]) -> None:
-        self.api = FakeAPI(version, info)
-
-
-@pytest.mark.parametrize(
-    ("components", "kind"),
-    [
-        ([{"Name": "Podman Engine", "Version": "4.3.1"}], "podman"),
-        ([{"Name": "Engine", "Version": "24.0"}, {"Name": "containerd", "Version": "1.7"}], "docker"),
-        ([{"Name": "SomethingElse", "Version": "1"}], "other"),
-    ],
-)
-def test_kind_is_detected_from_the_api_answers(components: list[dict[str, str]], kind: str) -> None:
-    client = FakeClient({"Version": "1", "ApiVersion": "1.41", "Components": components},
-                        {"CgroupDriver": "systemd", "CgroupVersion": "2", "Driver": "btrfs",
-                         "SecurityOptions": ["name=seccomp,profile=default", "name=rootless"]})
-    f = detect(client)  # type: ignore[arg-type]
-    assert (f.kind, f.cgroup_driver, f.cgroup_version, f.storage_driver, f.rootless) == (
-        kind, "systemd", "2", "btrfs", True)
-
-
 def test_expectations_profile_names_resolve_and_unknown_ones_are_listed(tmp_path: Path) -> None:
     (tmp_path / "docker.toml").write_text("")
     assert resolve("docker", tmp_path) == tmp_path / "docker.toml"
     assert resolve("my/file.toml", tmp_path) == Path("my/file.toml")
     with pytest.raises(HarnessError, match="unknown expectations profile crio; valid profiles: docker"):
         resolve("crio", tmp_path)
+
+
+def test_terminal_wait_that_fails_says_what_it_expected_and_shows_the_screen(tmp_path: Path) -> None:
+    """A terminal that never shows the expected text fails with one message, not a pexpect dump."""
+    from fixtures.cli import Terminal
+
+    with (tmp_path / "log").open("w") as log:
+        term = Terminal.spawn(["sh", "-c", "echo line-one; echo line-two; sleep 5"], {"PATH": "/usr/bin:/bin"}, log,
+                              timeout=1)
+        term.expect_exact("line-two")
+        with pytest.raises(pytest.fail.Exception) as failed:
+            term.expect_exact("never-shown")
+        term.close(force=True)
+    message = str(failed.value)
+    assert message.startswith("expected 'never-shown' on the terminal, nothing matched in 1 s; last screen lines:")
+    assert message.splitlines()[-2:] == ["line-one", "line-two"]
+    assert "pexpect" not in message
