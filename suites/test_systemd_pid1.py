@@ -29,6 +29,9 @@ BOOTED = ("running", "degraded")
 DOCKER_RECIPE: dict[str, Any] = {
     "tmpfs": {"/run": "", "/run/lock": ""},
     "volumes": {"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"}},
+    # systemd's Container Interface: without it systemd before 248 (Debian 11) takes the container for
+    # a VM and never finishes halting (it keeps trying to unmount /etc/hostname and friends).
+    "environment": {"container": "docker"},
 }
 
 
@@ -74,6 +77,16 @@ def test_systemd_boots_with_tmpfs_and_cgroup_mount(
     """With tmpfs /run, /run/lock and a writable cgroup mount, systemd MUST boot unprivileged under the
     default seccomp profile and halt cleanly on its STOPSIGNAL."""
     assert_boots_and_stops(containers, systemd_image, **docker_recipe(engine_facts))
+
+
+def test_engine_tells_pid1_it_runs_in_a_container(containers: ContainerFactory, base_image: str) -> None:
+    """The engine SHOULD set ``container=<manager>`` in PID 1's environment (systemd's Container
+    Interface), so that systemd in the container knows it is one and halts like one."""
+    result = containers.run(base_image, ["cat", "/proc/1/environ"])
+    assert result.exit_code == 0, result.stderr
+    entries = result.stdout.split("\0")
+    values = [entry.split("=", 1)[1] for entry in entries if entry.startswith("container=")]
+    assert len(values) == 1 and values[0], f"PID 1's environment has no container= entry: {entries}"
 
 
 def test_systemd_boots_with_no_extra_options(containers: ContainerFactory, systemd_image: str) -> None:

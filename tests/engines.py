@@ -45,8 +45,50 @@ class PrivateDockerd:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
+        kill_leftovers(self.root, self.cgroup_parent)
         subprocess.run(["umount", "-R", "-l", str(self.root / "data")], capture_output=True, check=False)
         shutil.rmtree(self.root, ignore_errors=True)
+
+    @property
+    def cgroup_parent(self) -> str:
+        return f"conformance-test-{self.root.name}"
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """Pids whose command line mentions ``text`` (an engine's containerd and shims name its root)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and int(proc.name) != os.getpid():
+            with contextlib.suppress(OSError):
+                if text.encode() in (proc / "cmdline").read_bytes():
+                    pids.append(int(proc.name))
+    return pids
+
+
+def cgroup_dirs(parent: str) -> list[Path]:
+    """Every cgroup directory (all hierarchies, deepest first) under the cgroup ``parent``."""
+    found = [d for top in Path("/sys/fs/cgroup").glob(f"*/{parent}") for d in [top, *top.rglob("*")] if d.is_dir()]
+    found += [d for top in [Path("/sys/fs/cgroup", parent)] if top.is_dir() for d in [top, *top.rglob("*")]
+              if d.is_dir()]
+    return sorted(found, key=lambda d: len(d.parts), reverse=True)
+
+
+def kill_leftovers(root: Path, cgroup_parent: str) -> None:
+    """What a killed dockerd leaves running: its containerd and shims (they name its root), and its
+    containers' processes (in its own cgroup parent); then the empty cgroups."""
+    pids = processes_mentioning(str(root))
+    for directory in cgroup_dirs(cgroup_parent):
+        with contextlib.suppress(OSError):
+            pids += [int(p) for p in (directory / "cgroup.procs").read_text().split()]
+    for pid in set(pids):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in pids):
+        time.sleep(0.1)
+    for directory in cgroup_dirs(cgroup_parent):
+        with contextlib.suppress(OSError):
+            directory.rmdir()
 
 
 def ping(socket_path: str, timeout: float = 1.0) -> bool:
@@ -69,7 +111,8 @@ def private_dockerd() -> Iterator[PrivateDockerd]:
     log = (root / "dockerd.log").open("wb")
     proc = subprocess.Popen(
         ["unshare", "--net", "dockerd", "-H", f"unix://{root}/docker.sock", "--data-root", str(root / "data"),
-         "--exec-root", str(root / "exec"), "--pidfile", str(root / "docker.pid")],
+         "--exec-root", str(root / "exec"), "--pidfile", str(root / "docker.pid"),
+         f"--cgroup-parent=/conformance-test-{root.name}"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     engine = PrivateDockerd(root, proc)
