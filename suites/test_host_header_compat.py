@@ -52,9 +52,9 @@ Ask = Callable[[list[str]], Answer]
 @pytest.fixture
 def ask(harness: Harness, record_property: Any) -> Ask:
     """Sends one raw request; the status and body are recorded in the report (what the engine does)."""
-    path = harness.spec.socket_path
+    path = harness.api_socket
     if path is None:
-        pytest.skip(f"not applicable: the engine is not on a local unix socket ({harness.spec.url})")
+        pytest.skip(f"not applicable: the engine's unix socket cannot be reached from here ({harness.spec.url})")
 
     def send(headers: list[str]) -> Answer:
         answer = raw_request(path, harness.spec.timeout, headers)

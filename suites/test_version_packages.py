@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from fixtures.engine import EngineFacts, EngineSpec
+from fixtures.engine import EngineFacts
 from fixtures.harness import Harness, feature
 
 pytestmark = feature("version-packages")
@@ -102,23 +102,23 @@ def package_named(engine_host: Any, reported: str) -> tuple[str, str]:
 ENGINE_PROCESSES = ("dockerd", "dockerd-current", "podman")
 
 
-def engine_binary(engine_host: Any, spec: EngineSpec) -> str:
+def engine_binary(engine_host: Any, socket_path: str | None) -> str:
     """The engine's executable on its host: the engine process listening on the engine's socket, else
     (a remote engine, or a proxy in front of it) the oldest process with an engine daemon's name."""
     pid = ""
-    if spec.socket_path:
+    if socket_path:
         listening = engine_host.run("ss -xlpnH").stdout
         for line in listening.splitlines():
             fields = line.split()
             m = re.search(r'\(\("([^"]+)",pid=(\d+)', line)
-            if len(fields) > 4 and fields[4] == spec.socket_path and m and m.group(1) in ENGINE_PROCESSES:
+            if len(fields) > 4 and fields[4] == socket_path and m and m.group(1) in ENGINE_PROCESSES:
                 pid = m.group(2)
     for name in ENGINE_PROCESSES:
         if pid:
             break
         pid = engine_host.run("pgrep -o -x %s", name).stdout.strip()
     if not pid:
-        pytest.fail(f"cannot find the engine's process on its host (socket {spec.socket_path}, "
+        pytest.fail(f"cannot find the engine's process on its host (socket {socket_path}, "
                     f"process names {', '.join(ENGINE_PROCESSES)})")
     return str(engine_host.run("readlink -f /proc/%s/exe", pid).stdout.strip())
 
@@ -143,7 +143,7 @@ def test_reported_packages_match_the_host_package_database(
     found = {}
     for component, reported in packages.items():
         if component == ENGINE_PACKAGE:
-            binary = engine_binary(engine_host, harness.spec)
+            binary = engine_binary(engine_host, harness.engine_socket)
             db, on_host = package_owning(engine_host, binary)
             component = f"{ENGINE_PACKAGE} (binary {binary})"
         else:
