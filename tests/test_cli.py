@@ -59,6 +59,36 @@ def test_bad_engine_options_are_one_line(option: str, needle: str) -> None:
     assert_one_clear_error(run.output, run.returncode, needle)
 
 
+@pytest.mark.parametrize(
+    ("option", "needle"),
+    [
+        ("--api-version=1.99", "--api-version=1.99: engine at"),
+        ("--api-version=1.20", "--api-version=1.20: the suite needs API 1.24 or newer"),
+        ("--api-version=v1", "--api-version must look like 1.26"),
+        ("--engine-cli=/nonexistent/docker", "--engine-cli /nonexistent/docker: no such program"),
+        ("--engine-cli=/bin/false", "--engine-cli /bin/false --version failed"),
+        ("--ssh-config=/nonexistent/config", "--ssh-config /nonexistent/config does not exist"),
+        ("--profile=nosuch", "unknown profile nosuch; valid profiles: core, podman, rhel-docker, upstream-docker"),
+    ],
+)
+def test_bad_api_version_and_client_options_are_one_line(engine_url: str, option: str, needle: str) -> None:
+    run = run_pytest(ONE_TEST, f"--engine-url={engine_url}", option, timeout=60)
+    assert_one_clear_error(run.output, run.returncode, needle)
+
+
+def test_unreachable_ssh_engine_is_one_line() -> None:
+    run = run_pytest(ONE_TEST, "--engine-url=ssh://root@127.0.0.1:1", timeout=60)
+    assert_one_clear_error(run.output, run.returncode, "engine unreachable at ssh://root@127.0.0.1:1: ssh exited 255")
+
+
+def test_pinned_api_version_is_named_in_the_header_and_gates_newer_parameters(engine_url: str) -> None:
+    run = run_pytest("suites/test_core.py::test_exec_honours_its_working_dir", f"--engine-url={engine_url}",
+                     "--distro=busybox", "--api-version=1.26", "-rs")
+    assert run.returncode == 0, run.output
+    assert "API 1.26 (pinned by --api-version; the engine serves up to" in run.output
+    assert "not applicable: exec WorkingDir needs API 1.35; the harness speaks API 1.26" in run.output
+
+
 def test_unknown_feature_lists_the_valid_ones(engine_url: str) -> None:
     run = run_pytest(ONE_TEST, f"--engine-url={engine_url}", "--feature=core,no-such-feature")
     assert_one_clear_error(run.output, run.returncode, "unknown feature no-such-feature", "valid features: ", "sysctls")
@@ -73,7 +103,8 @@ def test_feature_option_selects_only_that_feature(engine_url: str) -> None:
 
 def test_unknown_expectations_profile_lists_the_valid_ones(engine_url: str) -> None:
     run = run_pytest(ONE_TEST, f"--engine-url={engine_url}", "--expectations=crio")
-    assert_one_clear_error(run.output, run.returncode, "unknown expectations profile crio", "docker, podman")
+    assert_one_clear_error(run.output, run.returncode, "unknown expectations profile crio",
+                           "docker, docker-rhel, podman")
 
 
 def test_malformed_catalog_is_one_line(engine_url: str, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from fixtures.images import ImageProvider
+from fixtures.images import DerivedBuildError, ImageProvider
 from tests.conftest import run_pytest
 
 BUSYBOX = "localhost/conformance-base/busybox:static"
@@ -91,3 +91,22 @@ def test_image_mirror_supplies_a_distro_the_engine_lacks(engine_url: str, local_
     finally:
         with contextlib.suppress(docker.errors.ImageNotFound):
             client.images.remove(mirrored)
+
+
+def test_a_derived_image_that_cannot_be_built_names_distro_engine_step_and_log(engine_url: str,
+                                                                             tmp_path: Path) -> None:
+    """A failing derived-image build is one error: the distro, the engine, the failing step and the
+    build's last log lines (what an old engine's seccomp does to apt in a new distro, say)."""
+    client = docker.DockerClient(base_url=engine_url, timeout=60)
+    provider = ImageProvider(client, engine_url, tmp_path, engine_label=f"docker at {engine_url}")
+    dockerfile = "FROM {base}\nRUN echo " + uuid.uuid4().hex + " && echo apt-would-say-this >&2 && exit 100\n"
+    try:
+        with pytest.raises(DerivedBuildError) as err:
+            provider.derived("doomed", dockerfile, BUSYBOX, distro="busybox")
+    finally:
+        client.close()
+    message = str(err.value)
+    assert message.startswith(f"derived image 'doomed' of distro busybox ({BUSYBOX}) could not be built on "
+                              f"engine docker at {engine_url}: the build failed at Step 2/")
+    assert ": RUN echo" in message.splitlines()[0] and "non-zero code: 100" in message.splitlines()[0]
+    assert "apt-would-say-this" in message.split("last log lines:\n", 1)[1].splitlines()
