@@ -44,6 +44,19 @@ def test_test_pattern_beats_feature_entry() -> None:
     assert ExpectationSet(None, (by_feature,)).lookup("suites/test_core.py::x", {"core"}) is None
 
 
+def test_distro_condition_limits_an_entry_and_wins_over_an_unconditioned_one(tmp_path: Path) -> None:
+    path = tmp_path / "e.toml"
+    path.write_text("[match]\nkind='docker'\n"
+                    "[[expect]]\ntest='suites/test_core.py::test_x[*]'\noutcome='fail'\nreason='everywhere'\n"
+                    "[[expect]]\ntest='suites/test_core.py::test_x[*]'\noutcome='skip'\nreason='only here'\n"
+                    "distros=['debian11']\nlink='https://example.invalid/1'\n")
+    _, entries = parse(path, FEATURES)
+    here = entries.lookup("suites/test_core.py::test_x[debian11]", {"core"}, "debian11")
+    there = entries.lookup("suites/test_core.py::test_x[debian12]", {"core"}, "debian12")
+    assert here is not None and (here.reason, here.link) == ("only here", "https://example.invalid/1")
+    assert there is not None and there.reason == "everywhere"
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
@@ -54,6 +67,8 @@ def test_test_pattern_beats_feature_entry() -> None:
         ("[match]\nkind='docker'\n[[expect]]\nfeature='core'\noutcome='fail'\nreason='r'\nx=1", "unknown key"),
         ("[[expect]]\nfeature='core'\noutcome='fail'\nreason='r'", "needs \\[match\\]"),
         ("[match\nkind='docker'", "malformed expectations"),
+        ("[match]\nkind='docker'\n[[expect]]\nfeature='core'\noutcome='fail'\nreason='r'\ndistros='x'", "distros must"),
+        ("[match]\nkind='docker'\n[[expect]]\nfeature='core'\noutcome='fail'\nreason='FIXME: later'", "placeholder"),
     ],
 )
 def test_malformed_expectations_are_one_clear_error(tmp_path: Path, body: str, message: str) -> None:

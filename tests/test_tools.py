@@ -64,6 +64,18 @@ def test_matrix_has_a_row_for_every_feature_and_the_worst_outcome_per_cell(tmp_p
     assert {p.name for p in written} == {"matrix.json", "matrix.md", "matrix.html"}
 
 
+def test_every_feature_of_the_feature_catalog_is_a_row() -> None:
+    """shared/FEATURES.md (beside the project where CI and developers have it) names no feature the suite
+    lacks: each **id** entry is a marker, so a matrix row."""
+    catalog = ROOT.parent / "shared" / "FEATURES.md"
+    if not catalog.exists():
+        pytest.skip(f"not applicable: no feature catalog at {catalog}")
+    ids = set(re.findall(r"^\*\*([a-z0-9-]+)\*\*", catalog.read_text(), flags=re.M))
+    ids |= {i for pair in re.findall(r"^\*\*([a-z0-9-]+)\*\* / \*\*([a-z0-9-]+)\*\*", catalog.read_text(), flags=re.M)
+            for i in pair}
+    assert len(ids) >= 20 and ids <= set(feature_ids()), ids - set(feature_ids())
+
+
 def test_compare_lists_each_kind_of_change_and_fails_only_on_a_new_failure(tmp_path: Path) -> None:
     old = [*ROWS[:4], ("suites/test_core.py::test_gone[busybox]", "passed", "core", "busybox")]
     new = [ROWS[0], ("suites/test_core.py::test_b[busybox]", "failed", "core", "busybox"),
