@@ -19,6 +19,7 @@ import pytest
 
 from fixtures.engine import EngineFacts
 from fixtures.harness import Harness, feature
+from fixtures.hostside import engine_binary
 
 pytestmark = feature("version-packages")
 
@@ -97,30 +98,6 @@ def package_named(engine_host: Any, reported: str) -> tuple[str, str]:
         if m is not None and engine_host.exists("dpkg-query" if db == "dpkg" else "rpm"):
             return db, installed(engine_host, db, m["name"])
     return "none", f"{reported!r} is neither name_version_arch (dpkg) nor name-version-release.arch (rpm)"
-
-
-ENGINE_PROCESSES = ("dockerd", "dockerd-current", "podman")
-
-
-def engine_binary(engine_host: Any, socket_path: str | None) -> str:
-    """The engine's executable on its host: the engine process listening on the engine's socket, else
-    (a remote engine, or a proxy in front of it) the oldest process with an engine daemon's name."""
-    pid = ""
-    if socket_path:
-        listening = engine_host.run("ss -xlpnH").stdout
-        for line in listening.splitlines():
-            fields = line.split()
-            m = re.search(r'\(\("([^"]+)",pid=(\d+)', line)
-            if len(fields) > 4 and fields[4] == socket_path and m and m.group(1) in ENGINE_PROCESSES:
-                pid = m.group(2)
-    for name in ENGINE_PROCESSES:
-        if pid:
-            break
-        pid = engine_host.run("pgrep -o -x %s", name).stdout.strip()
-    if not pid:
-        pytest.fail(f"cannot find the engine's process on its host (socket {socket_path}, "
-                    f"process names {', '.join(ENGINE_PROCESSES)})")
-    return str(engine_host.run("readlink -f /proc/%s/exe", pid).stdout.strip())
 
 
 def package_owning(engine_host: Any, path: str) -> tuple[str, str]:

@@ -1,0 +1,57 @@
+"""Feature ``go-max-threads``: the daemon caps Go's threads below the kernel's limit (docker PR 18362).
+
+A Go daemon that runs into ``kernel.threads-max`` crashes the whole engine; the patch makes the
+daemon set Go's thread limit to 90% of ``/proc/sys/kernel/threads-max`` at start
+(``debug.SetMaxThreads``) and say so in its debug log: "Golang's threads limit set to N".
+Observed on the engine host: the log line of the running engine, N against threads-max (Moby
+computes ``threads-max / 100 * 90`` in integers). The log is the engine's (``--engine-log``;
+the managed engines' own logs by default); the limit is logged at debug level, so an engine
+running without debug logging is not applicable, as detected from ``/info`` Debug.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from fixtures.engine import EngineFacts
+from fixtures.harness import Harness, feature
+
+pytestmark = feature("go-max-threads")
+
+LINE = re.compile(r"Golang's threads limit set to (\d+)")
+
+
+@pytest.fixture
+def engine_log(harness: Harness, engine_facts: EngineFacts, engine_host: Any) -> str:
+    if not harness.engine_log:
+        pytest.skip("not applicable: the engine's log file is not known (pass --engine-log)")
+    if not engine_facts.raw_info.get("Debug"):
+        pytest.skip(f"not applicable: the engine does not log at debug level "
+                    f"(detected Debug={engine_facts.raw_info.get('Debug')})")
+    log = engine_host.file(harness.engine_log)
+    if not log.exists:
+        pytest.fail(f"the engine's log {harness.engine_log} does not exist on its host")
+    return str(log.content_string)
+
+
+def test_daemon_caps_go_threads_at_90_percent_of_threads_max(
+    engine_log: str, engine_host: Any, record_property: Any
+) -> None:
+    """The daemon MUST set Go's thread limit to 90% of kernel.threads-max and log it at debug level."""
+    threads_max = int(engine_host.file("/proc/sys/kernel/threads-max").content_string)
+    limits = [int(n) for n in LINE.findall(engine_log)]
+    record_property("threads_limit", f"{limits[-1] if limits else 'not logged'} of threads-max {threads_max}")
+    assert limits, "no \"Golang's threads limit set to N\" line in the engine's debug log"
+    assert limits[-1] in (threads_max // 100 * 90, threads_max * 9 // 10), (limits[-1], threads_max)
+
+
+def test_the_limit_is_below_the_kernels(engine_log: str, engine_host: Any) -> None:
+    """Whatever the engine logs as its limit MUST stay below kernel.threads-max (a limit above it would not
+    protect the daemon)."""
+    threads_max = int(engine_host.file("/proc/sys/kernel/threads-max").content_string)
+    limits = [int(n) for n in LINE.findall(engine_log)]
+    assert limits, "no \"Golang's threads limit set to N\" line in the engine's debug log"
+    assert all(0 < n < threads_max for n in limits), (limits, threads_max)

@@ -1,0 +1,61 @@
+"""Feature ``graphdriver-home-private``: the storage driver's home is a private mount (docker PR 22069).
+
+Red Hat's daemon made its graph driver home (e.g. /var/lib/docker/overlay) a mount point of its
+own with private propagation, so that container rootfs mounts under it do not propagate into
+other mount namespaces (and keep them busy). Moby dropped that in 18.03 and makes the daemon
+root shared instead; Podman's storage (containers/storage) still makes its driver home private.
+Observed on the engine host in the engine process's own mount namespace (/proc/<pid>/mountinfo):
+the home is a mount point, and it carries no shared: peer group. The propagation each engine
+uses is recorded per engine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from fixtures.engine import EngineFacts
+from fixtures.harness import Harness, feature
+from fixtures.hostside import Mount, engine_pid, mountinfo
+
+pytestmark = feature("graphdriver-home-private")
+
+# Storage drivers whose home is <root>/<name> (Podman's "overlay" is containers/storage's).
+HOMES = {"overlay2": "overlay2", "overlay": "overlay", "btrfs": "btrfs", "vfs": "vfs", "aufs": "aufs",
+         "devicemapper": "devicemapper", "zfs": "zfs"}
+
+
+@pytest.fixture
+def storage_home(engine_facts: EngineFacts) -> str:
+    driver, root = engine_facts.storage_driver, str(engine_facts.raw_info.get("DockerRootDir") or "")
+    status = dict((str(k), str(v)) for k, v in engine_facts.raw_info.get("DriverStatus") or [])
+    if "io.containerd.snapshotter" in status.get("driver-type", ""):
+        pytest.skip(f"not applicable: images are stored by containerd's snapshotter, not a graph driver "
+                    f"(detected DriverStatus driver-type={status['driver-type']})")
+    if driver not in HOMES or not root:
+        pytest.skip(f"not applicable: no graph driver home known for Driver={driver!r} DockerRootDir={root!r}")
+    return f"{root.rstrip('/')}/{HOMES[driver]}"
+
+
+@pytest.fixture
+def engine_mounts(harness: Harness, engine_host: Any) -> list[Mount]:
+    pid = engine_pid(engine_host, harness.engine_socket)
+    return mountinfo(str(engine_host.file(f"/proc/{pid}/mountinfo").content_string))
+
+
+def test_storage_home_is_a_mount_point(storage_home: str, engine_mounts: list[Mount], record_property: Any) -> None:
+    """The graph driver home MUST be a mount point of its own in the engine's mount namespace."""
+    covering = [m for m in engine_mounts
+                if storage_home == m.point or storage_home.startswith(m.point.rstrip("/") + "/")]
+    record_property("home_mount", ", ".join(f"{m.point} ({m.propagation})" for m in covering[-2:]))
+    assert any(m.point == storage_home for m in engine_mounts), (
+        f"{storage_home} is not a mount point; it lies on {covering[-1].point if covering else '?'}")
+
+
+def test_storage_home_mount_is_private(storage_home: str, engine_mounts: list[Mount]) -> None:
+    """The graph driver home's mount MUST NOT be in a shared peer group (private, or a slave)."""
+    home = [m for m in engine_mounts if m.point == storage_home]
+    assert home, f"{storage_home} is not a mount point, so it has the propagation of what it lies on"
+    assert not any(field.startswith("shared:") for field in home[-1].optional), (
+        f"{storage_home} is shared ({' '.join(home[-1].optional)})")
