@@ -4,8 +4,8 @@ A Go daemon that runs into ``kernel.threads-max`` crashes the whole engine; the 
 daemon set Go's thread limit to 90% of ``/proc/sys/kernel/threads-max`` at start
 (``debug.SetMaxThreads``) and say so in its debug log: "Golang's threads limit set to N".
 Observed on the engine host: the log line of the running engine, N against threads-max (Moby
-computes ``threads-max / 100 * 90`` in integers). The log is the engine's (``--engine-log``;
-the managed engines' own logs by default); the limit is logged at debug level, so an engine
+computes ``threads-max / 100 * 90`` in integers). The log is the engine's (``--engine-log``, a
+file or ``journal:UNIT``; the managed engines' own logs by default); the limit is logged at debug level, so an engine
 running without debug logging is not applicable, as detected from ``/info`` Debug.
 """
 
@@ -18,6 +18,7 @@ import pytest
 
 from fixtures.engine import EngineFacts
 from fixtures.harness import Harness, feature
+from fixtures.hostside import read_engine_log
 
 pytestmark = feature("go-max-threads")
 
@@ -31,10 +32,10 @@ def engine_log(harness: Harness, engine_facts: EngineFacts, engine_host: Any) ->
     if not engine_facts.raw_info.get("Debug"):
         pytest.skip(f"not applicable: the engine does not log at debug level "
                     f"(detected Debug={engine_facts.raw_info.get('Debug')})")
-    log = engine_host.file(harness.engine_log)
-    if not log.exists:
-        pytest.fail(f"the engine's log {harness.engine_log} does not exist on its host")
-    return str(log.content_string)
+    text = read_engine_log(engine_host, harness.engine_log)
+    if text is None:
+        pytest.fail(f"the engine's log {harness.engine_log} cannot be read on its host")
+    return text
 
 
 def test_daemon_caps_go_threads_at_90_percent_of_threads_max(

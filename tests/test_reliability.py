@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import subprocess
 import time
@@ -21,10 +22,11 @@ import docker
 import pytest
 
 from fixtures.containers import LABEL_OWNER, LABEL_RUN
+from fixtures.launcher import processes_mentioning
 from fixtures.lifecycle import owner_label, sweep
 from tests.conftest import run_pytest, spawn_pytest
 from tests.defects import Knobs, proxy
-from tests.engines import fake_engine, private_dockerd, processes_mentioning
+from tests.engines import fake_engine, private_dockerd
 
 BUSYBOX = "localhost/conformance-base/busybox:static"
 FAST = ["suites/test_core.py", "--distro=busybox"]
@@ -208,7 +210,8 @@ def test_engine_that_stops_answering_ends_the_run_quickly(signum: int) -> None:
     Stopping the killed engine leaves none of its containerd, shims or container processes running."""
     with private_dockerd() as engine:
         watch = docker.DockerClient(base_url=engine.url, timeout=5)
-        code, output, elapsed = run_until_engine_fails(engine.url, watch, lambda: engine.signal(signum), timeout="4")
+        code, output, elapsed = run_until_engine_fails(engine.url, watch, lambda: os.kill(engine.process.pid, signum),
+                                                       timeout="4")
         watch.close()
         root = engine.root
     assert code == 1, output[-2000:]

@@ -1,0 +1,85 @@
+"""Configured engine instances (fixtures/launcher.py): a failing start-up fails only the tests that
+asked for it, with the configuration and the log's last lines, in bounded time; nothing of an
+instance (process, shim, mount, loop device, cgroup) outlives the run."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from fixtures.launcher import LAUNCH_ROOT, processes_mentioning
+from tests.conftest import run_pytest
+
+SUITE = '''
+from fixtures.harness import feature
+from fixtures.launcher import EngineConfig
+
+pytestmark = feature("core")
+
+
+def test_asks_for_a_broken_instance(launch):
+    launch(EngineConfig("docker", flags=("--no-such-conformance-flag",)))
+
+
+def test_runs_without_an_instance(containers):
+    assert containers.client.ping()
+'''
+
+NEVER_ANSWERS = '''#!/bin/sh
+case "$*" in *--help*) echo "--data-root string"; exit 0 ;; esac
+echo "fake dockerd: starting and never answering"
+exec sleep 300
+'''
+
+
+def leftovers() -> list[str]:
+    found = [f"dir {p}" for p in LAUNCH_ROOT.glob("*")] if LAUNCH_ROOT.exists() else []
+    found += [f"process {pid}" for pid in processes_mentioning(str(LAUNCH_ROOT))]
+    found += [f"mount {line.split()[4]}" for line in Path("/proc/self/mountinfo").read_text().splitlines()
+              if str(LAUNCH_ROOT) in line.split()[4]]
+    loops = subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout
+    found += [f"loop {line}" for line in loops.splitlines() if str(LAUNCH_ROOT) in line]
+    return found
+
+
+def test_an_instance_that_exits_at_start_fails_its_test_with_config_and_log(engine_url: str,
+                                                                           mini_project: Path) -> None:
+    (mini_project / "suites" / "test_launch.py").write_text(SUITE)
+    run = run_pytest(f"--engine-url={engine_url}", "suites/", cwd=mini_project, timeout=180)
+    assert run.returncode == 1, run.output[-3000:]
+    assert "1 failed, 1 passed" in run.output
+    assert "configured engine instance did not start: docker --no-such-conformance-flag: the engine exited" in \
+        run.output
+    assert "unknown flag: --no-such-conformance-flag" in run.output  # from the log's last lines
+    assert leftovers() == []
+
+
+def test_an_instance_that_never_answers_fails_within_the_launch_timeout(engine_url: str, mini_project: Path,
+                                                                      tmp_path: Path) -> None:
+    fake = tmp_path / "dockerd"
+    fake.write_text(NEVER_ANSWERS)
+    fake.chmod(0o755)
+    (mini_project / "suites" / "test_launch.py").write_text(SUITE)
+    run = run_pytest(f"--engine-url={engine_url}", "suites/", f"--engine-launcher=docker:{fake}",
+                     "--launch-timeout=3", cwd=mini_project, timeout=120)
+    assert run.returncode == 1, run.output[-3000:]
+    assert "no answer to /_ping within 3 s" in run.output and "fake dockerd: starting and never answering" in run.output
+    assert run.seconds < 60
+    assert leftovers() == []
+
+
+def test_a_full_btrfs_run_leaves_no_instance_mount_or_loop_device(engine_url: str) -> None:
+    run = run_pytest("suites/test_btrfs_driver.py", f"--engine-url={engine_url}", "--distro=busybox", "-n", "2",
+                     timeout=600)
+    assert run.returncode == 0, run.output[-3000:]
+    assert leftovers() == []
+
+
+@pytest.mark.parametrize("value", ["rkt:/usr/bin/rkt", "docker:/nonexistent/dockerd"])
+def test_bad_launcher_option_is_one_line(engine_url: str, value: str) -> None:
+    run = run_pytest("suites/test_btrfs_driver.py", f"--engine-url={engine_url}", "--distro=busybox",
+                     f"--engine-launcher={value}", timeout=120)
+    errors = [line for line in run.output.splitlines() if line.startswith("ERROR:")]
+    assert run.returncode not in (0, 1) and len(errors) == 1 and "--engine-launcher" in errors[0], run.output[-2000:]
