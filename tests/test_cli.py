@@ -181,7 +181,7 @@ def test_expectation_on_a_passing_test_fails_the_run(engine_url: str, mini_proje
 
 def test_suite_test_without_a_feature_marker_is_refused(engine_url: str, mini_project: Path) -> None:
     (mini_project / "suites" / "test_nofeature.py").write_text("def test_x():\n    pass\n")
-    run = run_pytest(f"--engine-url={engine_url}", cwd=mini_project)
+    run = run_pytest(f"--engine-url={engine_url}", "--no-expectations", cwd=mini_project)
     assert_one_clear_error(run.output, run.returncode, "names no feature marker")
 
 
