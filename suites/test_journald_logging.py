@@ -33,8 +33,10 @@ LONG = 40_000  # bytes in one line: over the 16 KiB a journal entry takes
 
 @pytest.fixture(scope="session")
 def journal(engine_host: Any) -> Any:
-    if not engine_host.exists("journalctl") or not engine_host.file(JOURNAL_SOCKET).is_socket:
-        pytest.skip(f"not applicable: no journald on the engine host (no journalctl, or no {JOURNAL_SOCKET})")
+    if not engine_host.exists("journalctl") or not engine_host.file(JOURNAL_SOCKET).is_socket \
+            or engine_host.run("pgrep -x systemd-journal").rc != 0:
+        pytest.skip(f"not applicable: no journald on the engine host (no journalctl, no {JOURNAL_SOCKET} "
+                    "or no systemd-journald process)")
     return engine_host
 
 
