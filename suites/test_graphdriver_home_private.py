@@ -38,10 +38,23 @@ def storage_home(engine_facts: EngineFacts) -> str:
     return f"{root.rstrip('/')}/{HOMES[driver]}"
 
 
+SAMPLES = 25  # Podman's storage unmounts its home whenever one of its processes shuts the store down
+# (each container's cleanup process does) and mounts it again on the next use: sample while in use.
+
+
 @pytest.fixture
-def engine_mounts(harness: Harness, engine_host: Any) -> list[Mount]:
+def engine_mounts(harness: Harness, engine_host: Any, storage_home: str) -> list[Mount]:
+    """The engine process's mount table, sampled (touching the storage between samples) until the home
+    shows as a mount point or the samples run out."""
     pid = engine_pid(engine_host, harness.engine_socket)
-    return mountinfo(str(engine_host.file(f"/proc/{pid}/mountinfo").content_string))
+    mounts: list[Mount] = []
+    for _ in range(SAMPLES):
+        mounts = mountinfo(str(engine_host.file(f"/proc/{pid}/mountinfo").content_string))
+        if any(m.point == storage_home for m in mounts):
+            break
+        harness.client.images.list()
+        engine_host.run("sleep 0.2")
+    return mounts
 
 
 def test_storage_home_is_a_mount_point(storage_home: str, engine_mounts: list[Mount], record_property: Any) -> None:
