@@ -8,7 +8,7 @@ import pytest
 
 from fixtures.engine import EngineFacts
 from fixtures.errors import HarnessError
-from fixtures.expectations import EXPECTATIONS_DIR, Expectation, ExpectationSet, applies, find, parse
+from fixtures.expectations import EXPECTATIONS_DIR, Expectation, ExpectationSet, applies, find, for_engine, parse
 
 FEATURES = {"core", "sysctls", "registries-add-block"}
 
@@ -57,6 +57,21 @@ def test_distro_condition_limits_an_entry_and_wins_over_an_unconditioned_one(tmp
     assert there is not None and there.reason == "everywhere"
 
 
+def test_when_condition_keeps_an_entry_only_where_the_engine_is_so_configured(tmp_path: Path) -> None:
+    path = tmp_path / "e.toml"
+    path.write_text("[match]\nkind='podman'\n"
+                    "[[expect]]\ntest='suites/test_j.py::test_follow'\noutcome='fail'\nreason='file events'\n"
+                    "when={events_logger='file', debug=false}\n")
+    _, entries = parse(path, FEATURES)
+    assert entries.entries[0].when == (("debug", "false"), ("events_logger", "file"))
+    file_events = facts("podman", "4.3.1")
+    file_events = EngineFacts(**{**file_events.__dict__, "libpod_info": {"host": {"eventLogger": "file"}}})
+    journald_events = EngineFacts(**{**file_events.__dict__, "libpod_info": {"host": {"eventLogger": "journald"}}})
+    assert for_engine(entries, file_events).lookup("suites/test_j.py::test_follow", set()) is not None
+    assert for_engine(entries, journald_events).lookup("suites/test_j.py::test_follow", set()) is None
+    assert for_engine(entries, facts("podman", "4.3.1")).entries == ()  # not detected: does not hold
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
@@ -69,6 +84,7 @@ def test_distro_condition_limits_an_entry_and_wins_over_an_unconditioned_one(tmp
         ("[match\nkind='docker'", "malformed expectations"),
         ("[match]\nkind='docker'\n[[expect]]\nfeature='core'\noutcome='fail'\nreason='r'\ndistros='x'", "distros must"),
         ("[match]\nkind='docker'\n[[expect]]\nfeature='core'\noutcome='fail'\nreason='FIXME: later'", "placeholder"),
+        ("[match]\nkind='docker'\n[[expect]]\nfeature='core'\noutcome='fail'\nreason='r'\nwhen='x'", "when must"),
     ],
 )
 def test_malformed_expectations_are_one_clear_error(tmp_path: Path, body: str, message: str) -> None:

@@ -11,7 +11,7 @@ mmdebstrap --quiet --variant=minbase --aptopt='APT::Install-Recommends "false"' 
     --customize-hook='printf "[Service]\nExecStart=\nExecStart=/usr/sbin/dockerd -H fd:// -H unix:///srv/conformance/docker.sock --containerd=/run/containerd/containerd.sock --debug\n" >"$1"/etc/systemd/system/docker.service.d/conformance.conf' \
     --customize-hook='printf "{\"exec-opts\": [\"native.cgroupdriver=systemd\"], \"storage-driver\": \"overlay2\"}\n" >"$1"/etc/docker/daemon.json' \
     --customize-hook='printf "[Socket]\nListenStream=\nListenStream=/srv/conformance/podman.sock\n" >"$1"/etc/systemd/system/podman.socket.d/conformance.conf' \
-    --customize-hook='printf "[Service]\nEnvironment=LOGGING=--log-level=debug\n" >"$1"/etc/systemd/system/podman.service.d/conformance.conf' \
+    --customize-hook='printf "[Service]\nEnvironment=LOGGING=--log-level=info\n" >"$1"/etc/systemd/system/podman.service.d/conformance.conf' \
     --customize-hook='printf "[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=20000:20000\"]\n[engine]\ncgroup_manager = \"systemd\"\nevents_logger = \"journald\"\n" >"$1"/etc/containers/containers.conf' \
     --customize-hook='chroot "$1" systemctl enable docker.service podman.socket >/dev/null 2>&1 || true' \
     --customize-hook='chroot "$1" systemctl mask systemd-udevd.service systemd-udevd-control.socket systemd-udevd-kernel.socket getty@tty1.service systemd-logind.service >/dev/null 2>&1 || true' \
