@@ -65,7 +65,7 @@ def booted_host(engine_url: str) -> Iterator[dict[str, object]]:
     if engine_url != MANAGED or os.geteuid() != 0:
         pytest.skip("ci/engine-host runs on the managed dockerd, as root")
     engine_host("down")
-    before = {"cgroups": host_cgroup_state(), "interfaces": interfaces()}
+    before: dict[str, object] = {"cgroups": host_cgroup_state(), "interfaces": interfaces()}
     up = engine_host("up")
     assert up.returncode == 0, up.stdout + up.stderr
     try:
