@@ -19,7 +19,8 @@ from fixtures.images import ImageProvider
 
 pytestmark = feature("core")
 
-CAP_CHOWN = 0  # bit number in /proc/<pid>/status CapEff
+CAP_CHOWN = 0  # bit numbers in /proc/<pid>/status CapEff
+CAP_SYS_ADMIN = 21
 
 
 def cap_eff(status: str) -> int:
@@ -27,6 +28,7 @@ def cap_eff(status: str) -> int:
     return int(line.split()[1], 16)
 
 
+@pytest.mark.observes("ContainerConfig.Cmd", "ContainerConfig.Image")
 @pytest.mark.parametrize("code", [0, 1, 42, 255])
 def test_exit_code_is_reported_by_wait(containers: ContainerFactory, base_image: str, code: int) -> None:
     """The engine MUST report the main process's exit status through wait (Engine API /wait)."""
@@ -44,6 +46,7 @@ def test_exit_code_of_signal_death_is_128_plus_signal(containers: ContainerFacto
     assert container.attrs["State"]["Running"] is False
 
 
+@pytest.mark.observes("ContainerConfig.Env")
 def test_env_reaches_the_process(containers: ContainerFactory, base_image: str) -> None:
     """``Env`` MUST reach the process verbatim: spaces, '=' in values, empty values."""
     env = {"CONF_A": "hello world", "CONF_B": "x=y=z", "CONF_EMPTY": ""}
@@ -53,6 +56,7 @@ def test_env_reaches_the_process(containers: ContainerFactory, base_image: str) 
     assert {"CONF_A=hello world", "CONF_B=x=y=z", "CONF_EMPTY="} <= lines
 
 
+@pytest.mark.observes("ContainerConfig.User")
 def test_user_sets_uid_and_gid(containers: ContainerFactory, base_image: str) -> None:
     """``User`` ``uid:gid`` MUST set the process's real and effective ids (also ids with no passwd entry)."""
     result = containers.run(base_image, ["sh", "-c", "id -u; id -g; id -ru; id -rg"], user="1234:5678")
@@ -60,6 +64,7 @@ def test_user_sets_uid_and_gid(containers: ContainerFactory, base_image: str) ->
     assert result.stdout.split() == ["1234", "5678", "1234", "5678"]
 
 
+@pytest.mark.observes("ContainerConfig.User")
 def test_user_name_is_resolved_in_the_image(containers: ContainerFactory, base_image: str) -> None:
     """``User`` given as a name MUST be resolved with the image's /etc/passwd (nobody = 65534)."""
     result = containers.run(base_image, ["id", "-u"], user="nobody")
@@ -74,6 +79,7 @@ def test_unknown_user_name_is_refused(containers: ContainerFactory, base_image: 
     assert "no-such-user-conformance" in str(err.value)
 
 
+@pytest.mark.observes("ContainerConfig.WorkingDir")
 def test_workdir_sets_cwd_and_is_created(containers: ContainerFactory, base_image: str) -> None:
     """``WorkingDir`` MUST be the process's cwd, created when the image lacks it."""
     result = containers.run(base_image, ["sh", "-c", "pwd; test -d /srv/conformance/wd && echo dir"],
@@ -82,6 +88,7 @@ def test_workdir_sets_cwd_and_is_created(containers: ContainerFactory, base_imag
     assert result.stdout.split() == ["/srv/conformance/wd", "dir"]
 
 
+@pytest.mark.observes("ContainerConfig.Hostname")
 def test_hostname_is_set_in_uts_namespace(containers: ContainerFactory, base_image: str) -> None:
     """``Hostname`` MUST be the container's UTS hostname (uname and /proc agree)."""
     result = containers.run(base_image, ["sh", "-c", "hostname; cat /proc/sys/kernel/hostname"],
@@ -90,6 +97,7 @@ def test_hostname_is_set_in_uts_namespace(containers: ContainerFactory, base_ima
     assert result.stdout.split() == ["conformance-h1", "conformance-h1"]
 
 
+@pytest.mark.observes("HostConfig.ReadonlyRootfs")
 def test_read_only_rootfs_refuses_writes(containers: ContainerFactory, base_image: str) -> None:
     """``ReadonlyRootfs`` MUST mount / read-only: writes fail with EROFS; a writable run succeeds."""
     script = "touch /conformance-probe && echo wrote; grep ' / ' /proc/mounts | head -n1"
@@ -103,6 +111,7 @@ def test_read_only_rootfs_refuses_writes(containers: ContainerFactory, base_imag
     assert "rw" in rw.stdout.split()[4].split(",")
 
 
+@pytest.mark.observes("HostConfig.CapDrop")
 def test_cap_drop_removes_the_capability(containers: ContainerFactory, base_image: str) -> None:
     """``CapDrop`` MUST remove the capability: absent from CapEff, and chown then fails with EPERM."""
     script = "cat /proc/self/status; touch /tmp/f; chown 1:1 /tmp/f && echo chowned"
@@ -115,12 +124,25 @@ def test_cap_drop_removes_the_capability(containers: ContainerFactory, base_imag
     assert "chowned" in kept.stdout, kept.stderr
 
 
+@pytest.mark.observes("HostConfig.CapDrop")
 def test_cap_drop_all_leaves_no_effective_capability(containers: ContainerFactory, base_image: str) -> None:
     """``CapDrop: [ALL]`` MUST leave CapEff (and CapBnd) empty."""
     result = containers.run(base_image, ["grep", "-E", "^Cap(Eff|Bnd):", "/proc/self/status"], cap_drop=["ALL"])
     assert result.exit_code == 0, result.stderr
     values = {line.split()[0]: int(line.split()[1], 16) for line in result.stdout.splitlines()}
     assert values == {"CapEff:": 0, "CapBnd:": 0}
+
+
+@pytest.mark.observes("HostConfig.CapAdd")
+def test_cap_add_grants_the_capability(containers: ContainerFactory, base_image: str) -> None:
+    """``CapAdd`` MUST add the capability: SYS_ADMIN in CapEff, and mounting a tmpfs then works where
+    a default container is refused."""
+    script = "grep CapEff /proc/self/status; mkdir -p /tmp/m && mount -t tmpfs none /tmp/m && echo mounted"
+    added = containers.run(base_image, ["sh", "-c", script], cap_add=["SYS_ADMIN"])
+    plain = containers.run(base_image, ["sh", "-c", script])
+    assert cap_eff(added.stdout) & (1 << CAP_SYS_ADMIN), added.stdout
+    assert "mounted" in added.stdout, added.stderr
+    assert not cap_eff(plain.stdout) & (1 << CAP_SYS_ADMIN) and "mounted" not in plain.stdout, plain.output
 
 
 def test_unknown_capability_is_refused(containers: ContainerFactory, base_image: str) -> None:
@@ -135,6 +157,7 @@ MEMORY_LIMIT_SCRIPT = (
 )
 
 
+@pytest.mark.observes("HostConfig.Memory")
 def test_memory_limit_is_the_cgroup_limit(containers: ContainerFactory, base_image: str) -> None:
     """``Memory`` MUST become the container cgroup's memory limit (memory.max / limit_in_bytes)."""
     limit = 96 * 1024 * 1024
@@ -188,6 +211,7 @@ def test_exec_honours_its_working_dir(containers: ContainerFactory, base_image: 
     assert (result.exit_code, result.stdout) == (0, "/tmp\n"), result.stderr
 
 
+@pytest.mark.observes("ContainerConfig.Tty")
 def test_tty_gives_the_process_a_pseudo_terminal(containers: ContainerFactory, base_image: str) -> None:
     """``Tty`` MUST give the process a pseudo-terminal (``/dev/pts/N``) as stdin and stdout; the terminal's
     output then ends lines with CRLF."""
@@ -217,6 +241,7 @@ def test_named_volume_keeps_data_across_containers(containers: ContainerFactory,
     assert volume.attrs["Mountpoint"]
 
 
+@pytest.mark.observes("ContainerConfig.Image")
 def test_build_records_each_instruction_as_config_and_layers(
     containers: ContainerFactory, images: ImageProvider, base_image: str
 ) -> None:

@@ -20,7 +20,7 @@ from fixtures.containers import ContainerFactory
 from fixtures.harness import feature
 from fixtures.images import ImageProvider
 
-pytestmark = feature("stop-signal")
+pytestmark = [feature("stop-signal"), pytest.mark.observes("ContainerConfig.StopSignal")]
 
 TRAPPER = b"""#!/bin/sh
 trap 'echo got-USR1; exit 41' USR1

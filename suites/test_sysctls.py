@@ -17,7 +17,7 @@ import pytest
 from fixtures.containers import ContainerFactory
 from fixtures.harness import feature
 
-pytestmark = feature("sysctls")
+pytestmark = [feature("sysctls"), pytest.mark.observes("HostConfig.Sysctls")]
 
 NAMESPACED = [
     pytest.param("net.core.somaxconn", "1234", id="net.core.somaxconn"),

@@ -121,8 +121,10 @@ def test_profile_selects_only_its_features(engine_url: str) -> None:
     run = run_pytest("suites/", f"--engine-url={engine_url}", "--profile=core", "--collect-only", "-q")
     assert run.returncode == 0, run.output
     modules = {line.split("::")[0] for line in run.output.splitlines() if "::" in line}
+    contract = {str(p.relative_to(ROOT)) for p in (ROOT / "suites").glob("test_contract_*.py")}
+    assert len(contract) == 9
     assert modules == {"suites/test_core.py", "suites/test_core_errors.py", "suites/test_core_tty.py",
-                       "suites/test_distro_images.py"}
+                       "suites/test_distro_images.py", *contract}
 
 
 PIPELINES = [".github/workflows/nightly.yml", ".gitlab-ci.yml", "plans/main.fmf"]

@@ -3,6 +3,7 @@
  * Used by suites/test_seccomp_ns_syscalls.py to tell seccomp denials from capability denials.
  *
  *   sysprobe mount | umount2 | unshare-mnt | unshare-user | reboot-cad-off | name_to_handle_at | personality
+ *            | keyctl | add_key   (denied by default seccomp profiles; no privilege needed otherwise)
  * (personality(ADDR_NO_RANDOMIZE): the kernel allows it, default profiles block it; the control case)
  */
 #define _GNU_SOURCE
@@ -76,6 +77,10 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(what, "personality")) /* returns the previous persona (>= 0) when allowed */
         return report(what, syscall(SYS_personality, 0x0040000UL) < 0 ? -1 : 0);
+    if (!strcmp(what, "keyctl")) /* KEYCTL_GET_KEYRING_ID of the session keyring: no privilege needed */
+        return report(what, syscall(SYS_keyctl, 0L, -3L, 0L) < 0 ? -1 : 0);
+    if (!strcmp(what, "add_key"))
+        return report(what, syscall(SYS_add_key, "user", "conformance", "x", 1L, -3L) < 0 ? -1 : 0);
     fprintf(stderr, "sysprobe: unknown syscall %s\n", what);
     return 2;
 }

@@ -1,0 +1,140 @@
+"""The create contract, namespaces (marker ``core-namespaces``): each namespace mode of
+``HostConfig`` MUST put the container's process in the namespace it names — a new one by default,
+the engine's own for ``host``, another container's for ``container:<id>`` — observed as the
+namespace identity (``readlink /proc/self/ns/<kind>``) inside the container and of the engine's
+process on its host.
+
+Source: the Engine API's HostConfig (PidMode, IpcMode, UTSMode, NetworkMode, UsernsMode,
+CgroupnsMode); moby's integration/container/ipcmode_linux_test.go and pidmode tests. Engine
+mechanics: once per engine, on the busybox tool image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import docker.errors
+import pytest
+
+from fixtures.containers import ContainerFactory
+from fixtures.harness import Harness, feature
+from fixtures.hostside import engine_pid
+
+pytestmark = feature("core-namespaces")
+
+KINDS = ("pid", "ipc", "uts", "net", "cgroup", "user")
+
+
+def namespaces(containers: ContainerFactory, image: str, **kwargs: Any) -> dict[str, str]:
+    """The namespace identities of a container's process, by kind."""
+    script = "; ".join(f"echo {k} $(readlink /proc/self/ns/{k})" for k in KINDS)
+    result = containers.run(image, ["sh", "-c", script], **kwargs)
+    assert result.exit_code == 0, result.stderr
+    return dict(line.split(" ", 1) for line in result.stdout.splitlines())
+
+
+@pytest.fixture
+def engine_ns(engine_host: Any, harness: Harness) -> Callable[[str], str]:
+    """The namespace identity of the engine's own process on its host, by kind."""
+    pid = engine_pid(engine_host, harness.engine_socket)
+    return lambda kind: engine_host.check_output("readlink /proc/%s/ns/%s", pid, kind)
+
+
+def in_container(containers: ContainerFactory, image: str, kind: str) -> tuple[Any, str]:
+    """A running container and the identity of its ``kind`` namespace."""
+    container = containers.start(image, ["sleep", "60"], ipc_mode="shareable") if kind == "ipc" \
+        else containers.start(image, ["sleep", "60"])
+    return container, containers.exec(container, ["readlink", f"/proc/self/ns/{kind}"]).stdout.strip()
+
+
+@pytest.mark.observes("HostConfig.PidMode", "HostConfig.IpcMode", "HostConfig.UTSMode", "HostConfig.NetworkMode")
+@pytest.mark.parametrize(("kind", "field", "keyword"), [
+    ("pid", "PidMode", "pid_mode"), ("ipc", "IpcMode", "ipc_mode"),
+    ("uts", "UTSMode", "uts_mode"), ("net", "NetworkMode", "network_mode"),
+])
+def test_host_mode_joins_the_engines_namespace(containers: ContainerFactory, tool_image: str,
+                                               engine_ns: Callable[[str], str], kind: str, field: str,
+                                               keyword: str) -> None:
+    """``<Kind>Mode: host`` MUST run the process in the engine's own namespace; the default MUST NOT."""
+    own = namespaces(containers, tool_image, **{keyword: "host"})[kind]
+    default = namespaces(containers, tool_image)[kind]
+    assert own == engine_ns(kind), f"{field}=host: {own}, the engine's is {engine_ns(kind)}"
+    assert default != engine_ns(kind), f"without {field} the container shares the engine's {kind} namespace"
+
+
+@pytest.mark.observes("HostConfig.PidMode", "HostConfig.IpcMode", "HostConfig.NetworkMode")
+@pytest.mark.parametrize(("kind", "keyword"), [
+    ("pid", "pid_mode"),
+    pytest.param("ipc", "ipc_mode", marks=pytest.mark.requires_api("HostConfig.IpcMode private/none/shareable")),
+    ("net", "network_mode"),
+])
+def test_container_mode_joins_the_other_containers_namespace(containers: ContainerFactory, tool_image: str,
+                                                             kind: str, keyword: str) -> None:
+    """``<Kind>Mode: container:<id>`` MUST join that container's namespace (PID: its processes are seen)."""
+    other, other_ns = in_container(containers, tool_image, kind)
+    joined = namespaces(containers, tool_image, **{keyword: f"container:{other.id}"})[kind]
+    assert joined == other_ns
+    if kind == "pid":
+        ps = containers.run(tool_image, ["sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '"],
+                            pid_mode=f"container:{other.id}")
+        assert "sleep 60" in ps.stdout
+
+
+@pytest.mark.parametrize("keyword", ["pid_mode", "ipc_mode", "network_mode"])
+def test_joining_a_missing_container_is_refused(containers: ContainerFactory, tool_image: str, keyword: str) -> None:
+    """Joining the namespace of a container that does not exist MUST be refused, naming it."""
+    with pytest.raises(docker.errors.APIError) as err:
+        containers.run(tool_image, ["true"], **{keyword: "container:conformance-no-such-container"})
+    assert "conformance-no-such-container" in str(err.value), str(err.value)
+
+
+@pytest.mark.observes("HostConfig.IpcMode")
+@pytest.mark.requires_api("HostConfig.IpcMode private/none/shareable")
+def test_ipc_none_has_no_shm_and_private_is_not_joinable(containers: ContainerFactory, tool_image: str) -> None:
+    """``IpcMode: none`` (API 1.32) MUST leave ``/dev/shm`` unmounted; a ``private`` container's IPC
+    namespace MUST NOT be joinable."""
+    none = containers.run(tool_image, ["sh", "-c", "grep -c ' /dev/shm ' /proc/self/mounts"], ipc_mode="none")
+    assert none.stdout.strip() == "0", none.stdout
+    private = containers.start(tool_image, ["sleep", "60"], ipc_mode="private")
+    with pytest.raises(docker.errors.APIError) as err:
+        containers.run(tool_image, ["true"], ipc_mode=f"container:{private.id}")
+    assert "shar" in str(err.value).lower() or "private" in str(err.value).lower(), str(err.value)
+
+
+@pytest.mark.observes("HostConfig.NetworkMode")
+def test_network_none_leaves_only_loopback(containers: ContainerFactory, tool_image: str) -> None:
+    """``NetworkMode: none`` MUST leave the container only the loopback interface."""
+    result = containers.run(tool_image, ["sh", "-c", "ls /sys/class/net"], network_mode="none")
+    assert result.stdout.split() == ["lo"]
+
+
+@pytest.mark.observes("HostConfig.UsernsMode")
+def test_userns_host_keeps_the_identity_mapping(containers: ContainerFactory, tool_image: str) -> None:
+    """``UsernsMode: host`` MUST run the process with the host's user ids (``uid_map`` is the identity)."""
+    result = containers.run(tool_image, ["cat", "/proc/self/uid_map"], userns_mode="host")
+    assert result.stdout.split() == ["0", "0", "4294967295"]
+
+
+@pytest.mark.observes("HostConfig.CgroupnsMode")
+@pytest.mark.requires_api("HostConfig.CgroupnsMode")
+def test_cgroupns_private_hides_the_cgroup_path_and_host_shows_it(containers: ContainerFactory,
+                                                                  tool_image: str,
+                                                                  engine_ns: Callable[[str], str]) -> None:
+    """``CgroupnsMode`` (API 1.41): ``private`` MUST give a cgroup namespace rooted at the container's
+    cgroup (its own path reads ``/``), ``host`` the engine's namespace."""
+    private = containers.run_raw(tool_image, ["sh", "-c", "readlink /proc/self/ns/cgroup; cat /proc/self/cgroup"],
+                                 {"CgroupnsMode": "private"})
+    host = containers.run_raw(tool_image, ["readlink", "/proc/self/ns/cgroup"], {"CgroupnsMode": "host"})
+    lines = private.stdout.splitlines()
+    assert lines[0] != engine_ns("cgroup")
+    assert all(line.endswith(":/") for line in lines[1:]), private.stdout
+    assert host.stdout.strip() == engine_ns("cgroup")
+
+
+@pytest.mark.requires_api("HostConfig.CgroupnsMode")
+def test_unknown_cgroupns_mode_is_refused(containers: ContainerFactory, tool_image: str) -> None:
+    """An unknown ``CgroupnsMode`` MUST be refused, naming it."""
+    with pytest.raises(docker.errors.APIError) as err:
+        containers.run_raw(tool_image, ["true"], {"CgroupnsMode": "conformance-bogus"})
+    assert "conformance-bogus" in str(err.value), str(err.value)

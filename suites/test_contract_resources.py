@@ -1,0 +1,275 @@
+"""The create contract, resources (marker ``core-resources``): every resource field of
+``HostConfig`` MUST become the limit of the container's own cgroup, read from inside the
+container (``/sys/fs/cgroup``: cgroup v1 file, or its v2 counterpart) or from ``/proc/self``.
+
+Source: the Engine API's HostConfig (Resources) schema; moby's integration tests
+(integration/container/run_linux_test.go, update_linux_test.go) observe the same files. A value
+the kernel cannot hold is refused at create or start, never dropped: each group has its refusal.
+These are engine mechanics: they run once per engine, on the busybox tool image.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import docker.errors
+import pytest
+
+from fixtures.containers import ContainerFactory, RunResult
+from fixtures.engine import EngineFacts
+from fixtures.harness import feature
+from fixtures.shell_probes import cgroup_file
+
+pytestmark = feature("core-resources")
+
+MiB = 1024 * 1024
+
+
+def read(containers: ContainerFactory, image: str, script: str, **kwargs: Any) -> RunResult:
+    result = containers.run(image, ["sh", "-c", script], **kwargs)
+    assert result.exit_code == 0, f"probe failed: {result.stderr}"
+    return result
+
+
+def raw(containers: ContainerFactory, image: str, script: str, host_config: dict[str, Any]) -> RunResult:
+    result = containers.run_raw(image, ["sh", "-c", script], host_config)
+    assert result.exit_code == 0, f"probe failed: {result.stderr}"
+    return result
+
+
+@pytest.mark.observes("HostConfig.CpuShares")
+def test_cpu_shares_become_the_cgroup_weight(containers: ContainerFactory, tool_image: str) -> None:
+    """``CpuShares`` MUST become ``cpu.shares`` (v1) or the weight it maps to (v2)."""
+    out = read(containers, tool_image, cgroup_file("cpu", "cpu.shares", "cpu.weight"), cpu_shares=512).stdout
+    assert out.strip() in ("512", "20"), out  # v2: 1 + ((512 - 2) * 9999) / 262142 = 20
+
+
+@pytest.mark.observes("HostConfig.CpuPeriod", "HostConfig.CpuQuota")
+def test_cpu_period_and_quota_become_the_cfs_bandwidth(containers: ContainerFactory, tool_image: str) -> None:
+    """``CpuPeriod``/``CpuQuota`` MUST become the CFS period and quota of the cgroup."""
+    script = "cat /sys/fs/cgroup/cpu.max 2>/dev/null || " \
+             "echo $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)"
+    out = read(containers, tool_image, script, cpu_period=50000, cpu_quota=25000).stdout
+    assert out.split() == ["25000", "50000"]
+
+
+@pytest.mark.observes("HostConfig.NanoCpus")
+@pytest.mark.requires_api("HostConfig.NanoCpus")
+def test_nano_cpus_become_a_quota_of_the_default_period(containers: ContainerFactory, tool_image: str) -> None:
+    """``NanoCpus`` (API 1.25) MUST become a quota: 0.5 CPU = 50000 per 100000 µs."""
+    script = "cat /sys/fs/cgroup/cpu.max 2>/dev/null || " \
+             "echo $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)"
+    out = read(containers, tool_image, script, nano_cpus=500_000_000).stdout
+    assert out.split() == ["50000", "100000"]
+
+
+@pytest.mark.requires_api("HostConfig.NanoCpus")
+def test_nano_cpus_with_a_quota_is_refused(containers: ContainerFactory, tool_image: str) -> None:
+    """``NanoCpus`` together with ``CpuQuota`` MUST be refused (they conflict), naming both."""
+    with pytest.raises(docker.errors.APIError) as err:
+        containers.create(tool_image, ["true"], nano_cpus=500_000_000, cpu_quota=25000)
+    text = str(err.value).lower()
+    assert "nanocpus" in text.replace(" ", "") or "cpu" in text, text
+
+
+@pytest.mark.observes("HostConfig.CpusetCpus")
+def test_cpuset_cpus_restrict_the_process(containers: ContainerFactory, tool_image: str) -> None:
+    """``CpusetCpus`` MUST restrict where the process may run: ``Cpus_allowed_list`` of the process."""
+    out = read(containers, tool_image, "grep Cpus_allowed_list /proc/self/status", cpuset_cpus="0").stdout
+    assert out.split() == ["Cpus_allowed_list:", "0"]
+
+
+@pytest.mark.observes("HostConfig.CpusetMems")
+def test_cpuset_mems_restrict_the_memory_nodes(containers: ContainerFactory, tool_image: str) -> None:
+    """``CpusetMems`` MUST restrict the memory nodes (``Mems_allowed_list``); a node the machine
+    lacks MUST be refused."""
+    out = read(containers, tool_image, "grep Mems_allowed_list /proc/self/status", cpuset_mems="0").stdout
+    assert out.split() == ["Mems_allowed_list:", "0"]
+    with pytest.raises(docker.errors.APIError) as err:
+        containers.run(tool_image, ["true"], cpuset_mems="63")
+    assert "63" in str(err.value) or "memory nodes" in str(err.value).lower(), str(err.value)
+
+
+@pytest.mark.observes("HostConfig.MemoryReservation")
+def test_memory_reservation_becomes_the_soft_limit(containers: ContainerFactory, tool_image: str) -> None:
+    """``MemoryReservation`` MUST become the soft limit (``memory.soft_limit_in_bytes`` / ``memory.low``)."""
+    out = read(containers, tool_image, cgroup_file("memory", "memory.soft_limit_in_bytes", "memory.low"),
+               mem_reservation=48 * MiB).stdout
+    assert int(out) == 48 * MiB
+
+
+@pytest.mark.observes("HostConfig.MemorySwap")
+def test_memory_swap_becomes_the_memory_plus_swap_limit(containers: ContainerFactory, tool_image: str) -> None:
+    """``MemorySwap`` (memory + swap) MUST become ``memory.memsw.limit_in_bytes`` (v2: swap.max = the
+    difference). Not applicable where the kernel does no swap accounting (detected)."""
+    script = ("if [ -f /sys/fs/cgroup/memory.swap.max ]; then echo v2 $(cat /sys/fs/cgroup/memory.swap.max); "
+              "elif [ -f /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes ]; then "
+              "echo v1 $(cat /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes); else echo none; fi")
+    out = read(containers, tool_image, script, mem_limit=64 * MiB, memswap_limit=96 * MiB).stdout.split()
+    if out == ["none"]:
+        pytest.skip("not applicable: the kernel does no swap accounting (no memory.memsw / memory.swap.max)")
+    assert out == ["v1", str(96 * MiB)] or out == ["v2", str(32 * MiB)]
+
+
+def test_memory_swap_below_memory_is_refused(containers: ContainerFactory, tool_image: str) -> None:
+    """A ``MemorySwap`` smaller than ``Memory`` MUST be refused: memory + swap cannot be less than memory."""
+    with pytest.raises(docker.errors.APIError) as err:
+        containers.run(tool_image, ["true"], mem_limit=64 * MiB, memswap_limit=32 * MiB)
+    assert "swap" in str(err.value).lower(), str(err.value)
+
+
+@pytest.mark.observes("HostConfig.MemorySwappiness")
+def test_memory_swappiness_becomes_the_cgroup_swappiness(containers: ContainerFactory, tool_image: str) -> None:
+    """``MemorySwappiness`` MUST become ``memory.swappiness`` (cgroup v1 only: v2 has none, detected)."""
+    script = "cat /sys/fs/cgroup/memory/memory.swappiness 2>/dev/null || echo none"
+    out = read(containers, tool_image, script, mem_swappiness=17).stdout.strip()
+    if out == "none":
+        pytest.skip("not applicable: cgroup v2 has no per-cgroup swappiness (no memory.swappiness)")
+    assert out == "17"
+
+
+def test_memory_swappiness_out_of_range_is_refused(containers: ContainerFactory, tool_image: str) -> None:
+    """A swappiness outside 0..100 MUST be refused."""
+    with pytest.raises(docker.errors.APIError) as err:
+        containers.run(tool_image, ["true"], mem_swappiness=101)
+    assert "101" in str(err.value) or "swappiness" in str(err.value).lower(), str(err.value)
+
+
+@pytest.mark.observes("HostConfig.OomKillDisable")
+def test_oom_kill_disable_reaches_the_cgroup(containers: ContainerFactory, tool_image: str) -> None:
+    """``OomKillDisable`` MUST set ``oom_kill_disable 1`` in ``memory.oom_control`` (cgroup v1; v2 has
+    no such switch, detected)."""
+    script = "cat /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null || echo none"
+    out = read(containers, tool_image, script, mem_limit=64 * MiB, oom_kill_disable=True).stdout
+    if out.strip() == "none":
+        pytest.skip("not applicable: cgroup v2 has no OOM-killer switch (no memory.oom_control)")
+    assert "oom_kill_disable 1" in out.splitlines()
+
+
+@pytest.mark.observes("HostConfig.KernelMemoryTCP")
+@pytest.mark.requires_api("HostConfig.KernelMemoryTCP")
+def test_kernel_memory_tcp_becomes_the_tcp_buffer_limit(containers: ContainerFactory, tool_image: str) -> None:
+    """``KernelMemoryTCP`` (API 1.40) MUST become ``memory.kmem.tcp.limit_in_bytes`` (cgroup v1)."""
+    script = "cat /sys/fs/cgroup/memory/memory.kmem.tcp.limit_in_bytes 2>/dev/null || echo none"
+    out = raw(containers, tool_image, script, {"KernelMemoryTCP": 32 * MiB}).stdout.strip()
+    if out == "none":
+        pytest.skip("not applicable: no memory.kmem.tcp.limit_in_bytes (cgroup v2 or a kernel without kmem)")
+    assert int(out) == 32 * MiB
+
+
+@pytest.mark.observes("HostConfig.PidsLimit")
+def test_pids_limit_becomes_pids_max_and_is_enforced(containers: ContainerFactory, tool_image: str) -> None:
+    """``PidsLimit`` MUST become ``pids.max`` and stop the container's processes from forking past it."""
+    script = (cgroup_file("pids", "pids.max", "pids.max")
+              + "; for i in 1 2 3 4 5 6 7 8; do sleep 5 & done 2>&1; wait")
+    result = containers.run(tool_image, ["sh", "-c", script], pids_limit=5)
+    assert result.stdout.splitlines()[0] == "5"
+    assert "fork" in result.output.lower() or "resource temporarily unavailable" in result.output.lower(), \
+        result.output
+
+
+@pytest.mark.observes("HostConfig.Ulimits")
+def test_ulimits_set_the_soft_and_hard_limits(containers: ContainerFactory, tool_image: str) -> None:
+    """``Ulimits`` MUST set the process's soft and hard limits (``/proc/self/limits``)."""
+    ulimits = [docker.types.Ulimit(name="nofile", soft=1234, hard=2345),
+               docker.types.Ulimit(name="nproc", soft=777, hard=888)]
+    out = read(containers, tool_image, "cat /proc/self/limits", ulimits=ulimits).stdout
+    limits = {line[:26].strip(): line[26:].split()[:2] for line in out.splitlines()[1:]}
+    assert limits["Max open files"] == ["1234", "2345"]
+    assert limits["Max processes"] == ["777", "888"]
+
+
+def test_unknown_ulimit_is_refused(containers: ContainerFactory, tool_image: str) -> None:
+    """An unknown ulimit name MUST be refused, naming it."""
+    with pytest.raises(docker.errors.APIError) as err:
+        containers.run(tool_image, ["true"], ulimits=[docker.types.Ulimit(name="nosuchlimit", soft=1, hard=1)])
+    assert "nosuchlimit" in str(err.value).lower(), str(err.value)
+
+
+@pytest.mark.observes("HostConfig.OomScoreAdj")
+def test_oom_score_adj_reaches_the_process(containers: ContainerFactory, tool_image: str) -> None:
+    """``OomScoreAdj`` MUST set the process's ``/proc/self/oom_score_adj``; outside -1000..1000 refused."""
+    assert read(containers, tool_image, "cat /proc/self/oom_score_adj", oom_score_adj=345).stdout.strip() == "345"
+    with pytest.raises(docker.errors.APIError):
+        containers.run(tool_image, ["true"], oom_score_adj=1001)
+
+
+@pytest.mark.observes("HostConfig.ShmSize")
+def test_shm_size_sizes_dev_shm(containers: ContainerFactory, tool_image: str) -> None:
+    """``ShmSize`` MUST be the size of the container's ``/dev/shm`` tmpfs."""
+    out = read(containers, tool_image, "grep ' /dev/shm ' /proc/self/mounts", shm_size=48 * MiB).stdout
+    assert "size=49152k" in out.split()[3].split(","), out
+
+
+def block_device(containers: ContainerFactory, image: str) -> tuple[str, str]:
+    """A real disk of the engine host (not loop, ram, zram, dm): its /dev path and major:minor."""
+    script = ("for d in /sys/block/*; do n=${d##*/}; case $n in loop*|ram*|zram*|dm-*|nbd*|sr*) continue;; esac; "
+              "echo $n $(cat $d/dev); break; done")
+    out = read(containers, image, script).stdout.split()
+    if len(out) != 2:
+        pytest.skip("not applicable: the engine host shows no disk in /sys/block to throttle")
+    return f"/dev/{out[0]}", out[1]
+
+
+@pytest.mark.parametrize(("field", "v1_file", "v2_key"), [
+    ("BlkioDeviceReadBps", "blkio.throttle.read_bps_device", "rbps"),
+    ("BlkioDeviceWriteBps", "blkio.throttle.write_bps_device", "wbps"),
+    ("BlkioDeviceReadIOps", "blkio.throttle.read_iops_device", "riops"),
+    ("BlkioDeviceWriteIOps", "blkio.throttle.write_iops_device", "wiops"),
+])
+@pytest.mark.observes("HostConfig.BlkioDeviceReadBps", "HostConfig.BlkioDeviceWriteBps",
+                      "HostConfig.BlkioDeviceReadIOps", "HostConfig.BlkioDeviceWriteIOps")
+def test_block_io_throttles_reach_the_cgroup(containers: ContainerFactory, tool_image: str, field: str,
+                                             v1_file: str, v2_key: str) -> None:
+    """Each ``BlkioDevice*`` throttle MUST appear for that device in the cgroup (v1
+    ``blkio.throttle.*_device``, v2 ``io.max``)."""
+    path, devno = block_device(containers, tool_image)
+    rate = 1048576 if field.endswith("Bps") else 333
+    out = raw(containers, tool_image, f"cat /sys/fs/cgroup/io.max 2>/dev/null || cat /sys/fs/cgroup/blkio/{v1_file}",
+              {field: [{"Path": path, "Rate": rate}]}).stdout
+    assert f"{devno} {rate}" in out.splitlines() or f"{v2_key}={rate}" in out, out
+
+
+def test_block_io_throttle_of_a_missing_device_is_refused(containers: ContainerFactory, tool_image: str) -> None:
+    """A throttle on a device path that does not exist on the engine host MUST be refused, naming it."""
+    with pytest.raises(docker.errors.APIError) as err:
+        containers.run_raw(tool_image, ["true"],
+                           {"BlkioDeviceReadBps": [{"Path": "/dev/conformance-no-disk", "Rate": 1048576}]})
+    assert "conformance-no-disk" in str(err.value), str(err.value)
+
+
+@pytest.mark.observes("HostConfig.BlkioWeight", "HostConfig.BlkioWeightDevice")
+def test_blkio_weight_reaches_the_cgroup(containers: ContainerFactory, tool_image: str) -> None:
+    """``BlkioWeight`` MUST become the cgroup's I/O weight. Not applicable where the kernel's I/O
+    scheduler offers no weight file (detected: no blkio.weight, blkio.bfq.weight or io.weight)."""
+    probe = ("for f in /sys/fs/cgroup/blkio/blkio.weight /sys/fs/cgroup/blkio/blkio.bfq.weight "
+             "/sys/fs/cgroup/io.weight /sys/fs/cgroup/io.bfq.weight; do [ -f $f ] && echo $f && break; done; true")
+    weight_file = read(containers, tool_image, probe).stdout.strip()
+    if not weight_file:
+        pytest.skip("not applicable: the kernel offers no I/O weight (no blkio.weight, blkio.bfq.weight, "
+                    "io.weight or io.bfq.weight in the container's cgroup)")
+    out = read(containers, tool_image, f"cat {weight_file}", blkio_weight=321).stdout
+    assert "321" in out.split(), out
+
+
+@pytest.mark.observes("HostConfig.CgroupParent")
+def test_cgroup_parent_places_the_container_below_it(containers: ContainerFactory, tool_image: str,
+                                                     engine_facts: EngineFacts, engine_host: Any) -> None:
+    """``CgroupParent`` MUST place the container's cgroup below that parent, as the engine host sees
+    it (``/proc/<pid>/cgroup``): a path with cgroupfs, a slice with the systemd driver."""
+    name = f"conformance-parent-{uuid.uuid4().hex[:8]}"
+    systemd = engine_facts.cgroup_driver == "systemd"
+    parent = f"{name}.slice" if systemd else f"/{name}"
+    container = containers.start(tool_image, ["sleep", "60"], cgroup_parent=parent)
+    try:
+        lines = engine_host.file(f"/proc/{container.attrs['State']['Pid']}/cgroup").content_string
+        memory = next(line for line in lines.splitlines() if line.split(":")[1] in ("memory", ""))
+        assert (f"/{name}.slice/" if systemd else f":/{name}/") in memory, lines
+    finally:
+        container.remove(force=True)
+        if systemd:
+            engine_host.run("systemctl stop %s", f"{name}.slice")
+        else:
+            engine_host.run(f"for d in /sys/fs/cgroup/*/{name} /sys/fs/cgroup/{name}; do "
+                            "[ -d $d ] && find $d -depth -type d -exec rmdir {} +; done; true")
