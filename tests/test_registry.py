@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import docker
+import pytest
+
 from fixtures import evidence, registry
+from fixtures.launcher import LAUNCH_ROOT
 from tests.conftest import ROOT, run_pytest
 
 
@@ -16,6 +20,20 @@ def test_a_registry_run_leaves_no_process_directory_or_trusted_ca(engine_url: st
     assert run.returncode == 0, run.output[-3000:]
     assert "passed" in run.output
     assert registry.leftovers() == []
+
+
+def test_registries_in_an_engine_instances_namespace_leave_nothing() -> None:
+    """The registry suites run a configured Podman instance with registries on its own loopback;
+    afterwards no registry, instance, directory or trusted CA is left."""
+    podman = "/run/conformance/podman.sock"
+    if not Path(podman).exists():
+        pytest.skip("no managed Podman (ci/engines up podman)")
+    run = run_pytest("suites/test_registries_add_block.py", "suites/test_registry_search.py",
+                     f"--engine-url=unix://{podman}", "-q", cwd=ROOT, timeout=300)
+    assert run.returncode == 0, run.output[-3000:]
+    assert "passed" in run.output
+    assert registry.leftovers() == []
+    assert list(LAUNCH_ROOT.glob("*")) == [] if LAUNCH_ROOT.exists() else True
 
 
 def test_registries_answer_and_are_removed_on_close(tmp_path: Path) -> None:
@@ -36,3 +54,40 @@ def test_login_bodies_are_redacted_in_api_evidence() -> None:
     body = b'{"username": "u", "password": "s3cret-pass", "serveraddress": "r", "identitytoken": "tok"}'
     text = evidence._text(body)
     assert "s3cret-pass" not in text and "tok\"" not in text and '"password": "<redacted>"' in text
+
+
+def test_a_distro_image_from_a_mirror_runs_a_whole_suite(engine_url: str) -> None:
+    """The offline-lab path end to end: a distro image (debian12) served by a registry the suite
+    starts, found by a fresh engine through --image-mirror (not built by its recipe), and the
+    distro-images and core suites run on it."""
+    from fixtures.launcher import copy_images
+    from tests.engines import private_dockerd
+
+    local = "localhost/conformance-base/debian12:bookworm-minbase"  # catalog: docker.io/library/debian:bookworm
+    made = run_pytest("suites/test_distro_images.py", f"--engine-url={engine_url}", "--distro=debian12", "-q",
+                      cwd=ROOT, timeout=600)
+    assert made.returncode == 0, made.output[-2000:]
+    with private_dockerd() as engine:
+        farm = registry.Registries("docker", netns_pid=engine.process.pid)
+        try:
+            mirror = farm.get("plain", 5001)
+            assert isinstance(mirror, registry.DistributionRegistry)
+            client = engine.client()
+            source = docker.DockerClient(base_url=engine_url)
+            copy_images(source, client, [local])
+            mirrored = f"{mirror.host}/library/debian:bookworm"
+            client.images.get(local).tag(mirrored)
+            assert "error" not in str(list(client.api.push(mirrored, stream=True, decode=True)))
+            client.images.remove(client.images.get(local).id, force=True)
+            run = run_pytest("suites/", "-m", "distro-images or core", f"--engine-url={engine.url}",
+                             "--distro=debian12", f"--image-mirror=docker.io/library={mirror.host}/library",
+                             "-n", "2", "-q", cwd=ROOT, timeout=600)
+            assert run.returncode == 0, run.output[-3000:]
+            assert "failed" not in run.output
+            assert any(r.split()[0] in ("GET", "HEAD") and "/v2/library/debian/manifests/" in r
+                       for r in mirror.requests()), mirror.requests()
+            pulled = client.images.get(mirrored)
+            assert not any(t.startswith("localhost/conformance-base/debian12") for t in pulled.tags), \
+                "the engine built the image from its recipe instead of pulling it from the mirror"
+        finally:
+            farm.close()

@@ -1,0 +1,112 @@
+"""Feature ``registries-add-block`` (docker PRs 10411, 11991): operators add registries searched
+for unqualified names, in order, and block registries — pull, push and search of a blocked one
+are refused before any request reaches it; a mirror serves a registry that is down.
+
+The engine is the ``registry_engine`` (fixtures/registry_engine.py): a configured instance whose
+registries run on its own loopback — A and B searched in that order, C blocked, D down and
+mirrored by B. Podman is checked through both its compat and its libpod API. An engine with no
+way to configure registries (upstream Docker: its dockerd has no such flags) fails: not
+implemented. What each registry received is read from its own access log.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import docker.errors
+import pytest
+
+from fixtures.engine import EngineFacts
+from fixtures.harness import feature
+from fixtures.registry import DistributionRegistry
+from fixtures.registry_engine import A, B, C, D, Setup, ready
+
+pytestmark = feature("registries-add-block")
+
+def pull(setup: Setup, reference: str, api: str) -> str:
+    """Pulls through the compat or the libpod API; the error text, or ""."""
+    client = setup.client
+    try:
+        if api == "libpod":
+            answer = client.api.post(f"{client.api.base_url}/v4.0.0/libpod/images/pull",
+                                     params={"reference": reference}, timeout=60)
+            text = answer.text
+            return "" if answer.status_code == 200 and '"error"' not in text else text
+        repo, _, tag = reference.rpartition(":")
+        items = list(client.api.pull(repo, tag=tag, stream=True, decode=True))
+        errors = [str(i.get("error")) for i in items if i.get("error")]
+        return errors[-1] if errors else ""
+    except docker.errors.APIError as err:
+        return str(err)
+
+
+def manifest_gets(registry: DistributionRegistry, repo: str) -> list[str]:
+    return [r for r in registry.requests() if r.split()[0] in ("GET", "HEAD") and f"/v2/conformance/{repo}/" in r]
+
+
+def image_names(setup: Setup) -> set[str]:
+    return {t for image in setup.client.images.list() for t in image.tags}
+
+
+@pytest.mark.parametrize("api", ["compat", "libpod"])
+def test_short_names_resolve_in_the_configured_order(registry_engine: Setup | str, engine_facts: EngineFacts,
+                                                     api: str, record_property: Any) -> None:
+    """An unqualified name MUST be looked up in the added registries in order: in A when A has it
+    (B never asked), in B after A answered it has none."""
+    setup = ready(registry_engine)
+    if api == "libpod" and engine_facts.kind != "podman":
+        pytest.skip(f"not applicable: the libpod API is Podman's ({engine_facts.kind} has none)")
+    a, b = setup.regs["plain-a"], setup.regs["plain-b"]
+    before_b = len(manifest_gets(b, "in-both"))
+    error = pull(setup, "conformance/in-both:latest", api)
+    assert error == "", f"{api}: {error}"
+    assert manifest_gets(a, "in-both"), f"{api}: A was not asked for in-both"
+    assert len(manifest_gets(b, "in-both")) == before_b, f"{api}: B was asked although A had in-both"
+    error = pull(setup, "conformance/only-in-b:latest", api)
+    assert error == "", f"{api}: {error}"
+    assert manifest_gets(a, "only-in-b") and manifest_gets(b, "only-in-b")
+    assert f"{B}/conformance/only-in-b:latest" in image_names(setup)
+    record_property(f"resolution_{api}", "A then B")
+    for name in (f"{A}/conformance/in-both:latest", f"{B}/conformance/only-in-b:latest"):
+        setup.client.images.remove(name, noprune=True)
+
+
+def test_blocked_registry_refuses_pull_push_and_search_before_any_request(registry_engine: Setup | str,
+                                                                          tool_image: str) -> None:
+    """Pull, push and search of a blocked registry MUST be refused, saying it is blocked, and the
+    registry MUST NOT receive a single request."""
+    setup = ready(registry_engine)
+    blocked = setup.regs["plain-c"]
+    pulled = pull(setup, f"{C}/conformance/only-in-a:latest", "compat")
+    setup.client.images.get(tool_image).tag(f"{C}/conformance/pushed", "latest")
+    try:
+        pushed = "".join(json.dumps(x) for x in setup.client.api.push(f"{C}/conformance/pushed", "latest",
+                                                                       stream=True, decode=True))
+    except docker.errors.APIError as err:
+        pushed = str(err)
+    finally:
+        setup.client.images.remove(f"{C}/conformance/pushed:latest", noprune=True)
+    try:
+        searched = json.dumps(setup.client.api.search(f"{C}/conformance"))
+    except docker.errors.APIError as err:
+        searched = str(err)
+    assert "blocked" in pulled.lower(), f"pull: {pulled or 'succeeded'}"
+    assert "blocked" in pushed.lower(), f"push: {pushed}"
+    assert "blocked" in searched.lower() or searched == "[]", f"search: {searched}"
+    assert blocked.requests() == [], f"the blocked registry was asked: {blocked.requests()}"
+
+
+def test_mirror_serves_a_registry_that_is_down(registry_engine: Setup | str, engine_facts: EngineFacts) -> None:
+    """A pull from a mirrored registry MUST be served by its mirror when the registry itself does not
+    answer (D: nothing listens; its mirror B has the image). Docker mirrors only docker.io (not
+    applicable, detected from the kind)."""
+    setup = ready(registry_engine)
+    if engine_facts.kind != "podman":
+        pytest.skip("not applicable: Docker's --registry-mirror mirrors only docker.io")
+    b = setup.regs["plain-b"]
+    before = len(manifest_gets(b, "only-in-b"))
+    error = pull(setup, f"{D}/conformance/only-in-b:latest", "compat")
+    assert error == "", error
+    assert len(manifest_gets(b, "only-in-b")) > before, "the mirror was not asked"
+    setup.client.images.remove(f"{D}/conformance/only-in-b:latest", noprune=True)
