@@ -78,7 +78,7 @@ def test_a_distro_image_from_a_mirror_runs_a_whole_suite(engine_url: str) -> Non
             mirrored = f"{mirror.host}/library/debian:bookworm"
             client.images.get(local).tag(mirrored)
             assert "error" not in str(list(client.api.push(mirrored, stream=True, decode=True)))
-            client.images.remove(client.images.get(local).id, force=True)
+            client.images.remove(str(client.images.get(local).id), force=True)
             run = run_pytest("suites/", "-m", "distro-images or core", f"--engine-url={engine.url}",
                              "--distro=debian12", f"--image-mirror=docker.io/library={mirror.host}/library",
                              "-n", "2", "-q", cwd=ROOT, timeout=600)
