@@ -4,7 +4,7 @@ Hat docker's ``buildbinds`` — MUST be readable in RUN, absent from the resulti
 read-only bind MUST refuse writes. An engine that ignores the parameters fails the test for that
 reason: its RUN step reports the bound file missing.
 
-The bound directory is made on the engine host (``engine_host``) and removed after; the build
+The bound directory is made on the engine host (``host_dir``) and removed after; the build
 runs on the busybox tool image; the built image is removed after the test.
 """
 
@@ -14,8 +14,6 @@ import io
 import json
 import tarfile
 import uuid
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -28,14 +26,6 @@ DOCKERFILE = """FROM {base}
 RUN cat /mnt/conformance/file > /copied && (touch /mnt/conformance/new 2>/dev/null && echo wrote || echo refused) > /rw
 CMD ["sh", "-c", "cat /copied /rw; ls -A /mnt/conformance 2>/dev/null | wc -l"]
 """
-
-
-@pytest.fixture
-def bound_dir(engine_host: Any) -> Iterator[str]:
-    path = f"/tmp/conformance-buildbind-{uuid.uuid4().hex[:12]}"
-    engine_host.run_expect([0], "mkdir -p %s && echo from-host > %s/file", path, path)
-    yield path
-    engine_host.run("rm -rf %s", path)
 
 
 def context(dockerfile: str) -> bytes:
@@ -61,11 +51,11 @@ def build(containers: ContainerFactory, base: str, bind: str, tag: str) -> str:
 
 
 def test_bind_is_readable_in_run_read_only_and_absent_from_the_image(containers: ContainerFactory,
-                                                                     tool_image: str, bound_dir: str) -> None:
+                                                                     tool_image: str, host_dir: str) -> None:
     """With a read-only bind of a host directory, RUN MUST read its file, MUST NOT be able to write
     into it, and the image MUST hold neither the directory's content nor the bind."""
     tag = f"localhost/conformance/build-volumes:{uuid.uuid4().hex[:10]}"
-    output = build(containers, tool_image, f"{bound_dir}:/mnt/conformance:ro", tag)
+    output = build(containers, tool_image, f"{host_dir}:/mnt/conformance:ro", tag)
     try:
         if "No such file" in output or "HTTP " in output or '"error"' in output:
             pytest.fail("the RUN step did not see the bound directory (the engine ignored the volume/buildbinds "

@@ -14,7 +14,6 @@ tool image; a bind source is made on the engine host and removed after.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import docker.errors
@@ -26,15 +25,6 @@ from fixtures.harness import feature
 from fixtures.shell_probes import mount_line, mount_options
 
 pytestmark = feature("core-filesystem")
-
-
-@pytest.fixture
-def host_dir(engine_host: Any) -> Iterator[str]:
-    """A directory on the engine host holding ``file`` = "from-host", removed after the test."""
-    path = f"/tmp/conformance-bind-{uuid.uuid4().hex[:12]}"
-    engine_host.run_expect([0], "mkdir -p %s && echo from-host > %s/file", path, path)
-    yield path
-    engine_host.run("rm -rf %s", path)
 
 
 @pytest.mark.observes("HostConfig.Binds")
