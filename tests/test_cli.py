@@ -68,7 +68,8 @@ def test_bad_engine_options_are_one_line(option: str, needle: str) -> None:
         ("--engine-cli=/nonexistent/docker", "--engine-cli /nonexistent/docker: no such program"),
         ("--engine-cli=/bin/false", "--engine-cli /bin/false --version failed"),
         ("--ssh-config=/nonexistent/config", "--ssh-config /nonexistent/config does not exist"),
-        ("--profile=nosuch", "unknown profile nosuch; valid profiles: core, podman, rhel-docker, upstream-docker"),
+        ("--profile=nosuch", "unknown profile nosuch; valid profiles: contract, core, podman, rhel-docker, "
+                             "upstream-docker"),
     ],
 )
 def test_bad_api_version_and_client_options_are_one_line(engine_url: str, option: str, needle: str) -> None:
