@@ -76,16 +76,11 @@ def insecure_loopback(facts: EngineFacts) -> bool:
     return "127.0.0.0/8" in cidrs
 
 
-@pytest.fixture
-def reg(registries: Registries) -> Registries:
-    return registries
-
-
 def test_push_reports_the_digest_the_registry_holds(containers: ContainerFactory, tool_image: str,
-                                                    reg: Registries) -> None:
+                                                    registries: Registries) -> None:
     """Push MUST end its progress stream with the manifest digest (``aux.Digest``), equal to the
     digest the registry holds for the tag."""
-    registry = reg.get("tls")
+    registry = registries.get("tls")
     assert isinstance(registry, DistributionRegistry)
     ref, digest, error = push(containers, tool_image, registry, "conformance/digest")
     assert error == "", error
@@ -94,10 +89,10 @@ def test_push_reports_the_digest_the_registry_holds(containers: ContainerFactory
 
 
 def test_pushed_image_pulls_back_by_tag_and_digest_unchanged(containers: ContainerFactory, tool_image: str,
-                                                             reg: Registries) -> None:
+                                                             registries: Registries) -> None:
     """An image pushed and pulled back by tag and by digest (the registry's) MUST be the same image
     (id = config digest, same layers), and the pull by digest MUST record that digest."""
-    registry = reg.get("tls")
+    registry = registries.get("tls")
     assert isinstance(registry, DistributionRegistry)
     original = containers.client.images.get(tool_image)
     ref, _, error = push(containers, tool_image, registry, "conformance/roundtrip")
@@ -118,10 +113,10 @@ def test_pushed_image_pulls_back_by_tag_and_digest_unchanged(containers: Contain
 
 @pytest.mark.parametrize("missing", ["tag", "repository"])
 def test_pull_of_a_missing_tag_or_repository_is_a_clear_error(containers: ContainerFactory, tool_image: str,
-                                                              reg: Registries, missing: str) -> None:
+                                                              registries: Registries, missing: str) -> None:
     """Pulling a tag or repository the registry does not have MUST fail with an error naming it
     (manifest unknown / not found), not succeed or hang."""
-    registry = reg.get("tls")
+    registry = registries.get("tls")
     assert isinstance(registry, DistributionRegistry)
     _, _, error = push(containers, tool_image, registry, "conformance/present")
     assert error == "", error
@@ -134,10 +129,10 @@ def test_pull_of_a_missing_tag_or_repository_is_a_clear_error(containers: Contai
 
 
 def test_auth_registry_refuses_without_and_with_wrong_credentials(containers: ContainerFactory, tool_image: str,
-                                                                  reg: Registries) -> None:
+                                                                  registries: Registries) -> None:
     """A registry behind basic auth MUST refuse a push without credentials and with a wrong password
     (unauthorized), accept the right ones, and a pull back with them MUST work."""
-    registry = reg.get("auth")
+    registry = registries.get("auth")
     assert isinstance(registry, DistributionRegistry)
     _, _, anonymous = push(containers, tool_image, registry, "conformance/private")
     _, _, wrong = push(containers, tool_image, registry, "conformance/private", auth_of(registry, "wrong-password"))
@@ -152,12 +147,12 @@ def test_auth_registry_refuses_without_and_with_wrong_credentials(containers: Co
 
 
 def test_credentials_never_reach_the_suites_records(containers: ContainerFactory, tool_image: str,
-                                                    reg: Registries, request: pytest.FixtureRequest) -> None:
+                                                    registries: Registries, request: pytest.FixtureRequest) -> None:
     """The password given for a push MUST NOT appear in what the suite records of the test (the API
     exchange evidence, its properties and output): a login's body is redacted."""
     from fixtures import evidence
 
-    registry = reg.get("auth")
+    registry = registries.get("auth")
     assert isinstance(registry, DistributionRegistry)
     body = json.dumps(auth_of(registry)).encode()
     assert registry.password not in evidence._text(body)
@@ -169,11 +164,11 @@ def test_credentials_never_reach_the_suites_records(containers: ContainerFactory
 
 
 def test_tls_is_verified_against_the_ca_the_engine_is_given(containers: ContainerFactory, tool_image: str,
-                                                           reg: Registries, engine_facts: EngineFacts) -> None:
+                                                           registries: Registries, engine_facts: EngineFacts) -> None:
     """A push to a TLS registry whose CA the engine was given (certs.d) MUST work; to one whose CA it
     was not given MUST be refused for the certificate (x509). Not applicable where the engine treats
     loopback registries as insecure (TLS is not verified there: detected from /info)."""
-    trusted, untrusted = reg.get("tls"), reg.get("tls-untrusted")
+    trusted, untrusted = registries.get("tls"), registries.get("tls-untrusted")
     assert isinstance(trusted, DistributionRegistry) and isinstance(untrusted, DistributionRegistry)
     _, _, ok = push(containers, tool_image, trusted, "conformance/tls")
     assert ok == "", ok
@@ -185,12 +180,12 @@ def test_tls_is_verified_against_the_ca_the_engine_is_given(containers: Containe
 
 
 def test_plain_http_registry_is_refused_unless_configured_insecure(containers: ContainerFactory, tool_image: str,
-                                                                   reg: Registries,
+                                                                   registries: Registries,
                                                                    engine_facts: EngineFacts) -> None:
     """A push to a plain-HTTP registry MUST be refused (HTTPS expected) unless it is configured
     insecure. Not applicable where the engine has loopback configured insecure by default (Docker):
     every registry the suite can start is on loopback (detected from /info)."""
-    plain = reg.get("plain")
+    plain = registries.get("plain")
     assert isinstance(plain, DistributionRegistry)
     if insecure_loopback(engine_facts):
         _, _, ok = push(containers, tool_image, plain, "conformance/plain")
@@ -202,9 +197,9 @@ def test_plain_http_registry_is_refused_unless_configured_insecure(containers: C
     assert not any("PUT" in r for r in plain.requests()), plain.requests()
 
 
-def test_failing_registry_fails_the_pull_with_its_error(containers: ContainerFactory, reg: Registries) -> None:
+def test_failing_registry_fails_the_pull_with_its_error(containers: ContainerFactory, registries: Registries) -> None:
     """A registry answering 500 MUST make the pull fail (not hang, not succeed) with an error."""
-    failing = reg.get("failing")
+    failing = registries.get("failing")
     error = pull(containers, f"{failing.host}/conformance/anything:latest")
     assert error, "a pull from a registry answering 500 succeeded"
     assert failing.requests(), "the engine never asked the failing registry"
