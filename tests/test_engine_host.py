@@ -96,3 +96,17 @@ def test_engine_host_runs_both_engines_under_systemd_and_leaves_nothing(booted_h
     assert sorted(CGROUP.glob(f"*/{NAME}")) == []
     assert host_cgroup_state() == booted_host["cgroups"]
     assert interfaces() == booted_host["interfaces"]
+
+
+def test_operator_suites_leave_the_engine_host_as_they_found_it(booted_host: dict[str, object]) -> None:
+    """Hooks and secrets installed on the engine host's Podman (its hooks dir, /etc/containers/mounts.conf)
+    pass there and are all taken away: the host's configuration directories list the same after."""
+    listing = ("ls -a /etc/containers /usr/share/containers /var/lib /tmp; "
+               "cat /etc/containers/mounts.conf 2>/dev/null; ls -a /usr/share/containers/oci/hooks.d 2>/dev/null")
+    before = docker("exec", NAME, "sh", "-c", listing)
+    url, host = engine_host("url", "podman").stdout.strip(), engine_host("host").stdout.strip()
+    run = run_pytest("suites/test_oci_hooks_dir.py", "suites/test_prestart_hooks_after_mounts.py",
+                     "suites/test_secrets_mounts.py", f"--engine-url={url}", f"--engine-host={host}",
+                     "--distro=busybox", "-n", "2", "-q", cwd=ROOT, timeout=600, env={"DOCKER_HOST": MANAGED})
+    assert run.returncode == 0 and "failed" not in run.output, run.output[-3000:]
+    assert docker("exec", NAME, "sh", "-c", listing) == before

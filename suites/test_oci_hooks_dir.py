@@ -1,0 +1,87 @@
+"""Feature ``oci-hooks-dir``: hooks from the engine's hooks directory run at prestart and poststop
+(docker PR 17021, "dockerhooks"; Podman's hooks_dir with JSON hooks version 1.0.0).
+
+An operator installs hooks in the engine's hooks directory (fixtures/operator.py finds it: Podman's
+``hooks_dir``, Red Hat docker's /usr/libexec/oci/hooks.d; upstream Moby has none, and these tests
+fail with what was probed). Then:
+
+- a prestart hook MUST run for a container before its process, with the OCI state on stdin: the
+  container's id, the pid of its process, and its bundle (a directory holding config.json);
+- a poststop hook MUST run after the process exited, when the container is deleted (the process
+  is gone, status ``stopped``);
+- ``when.commands`` MUST select the containers whose args[0] matches and exclude the others;
+- a failing prestart hook MUST stop the container from starting, the start answering an error
+  that carries what the hook said (its stderr), and the process MUST never run.
+
+Annotations (``when.annotations``) are not tested: the Docker Engine API has no container
+annotations before API 1.43, and Podman's compatible API passes none to hooks (checked with 4.3).
+Hooks are selected by args[0] spelled as nobody else spells it (``/bin/./sh``), so concurrent
+tests' containers never match.
+"""
+
+from __future__ import annotations
+
+import docker.errors
+import pytest
+
+from fixtures.harness import feature
+from fixtures.operator import REFUSED, SELECTOR, Operator, finished_at, record, run_selected, wait_for
+
+pytestmark = feature("oci-hooks-dir")
+
+
+def test_prestart_hook_receives_the_container_state(operator: Operator, tool_image: str) -> None:
+    """A prestart hook MUST receive the state on stdin: id = the container's, pid = its process (seen running),
+    bundle = a directory holding config.json (docker PR 17021, OCI runtime spec hooks)."""
+    hook = operator.hook(["prestart"], SELECTOR)
+    container = run_selected(operator, tool_image, "sleep 30")
+    container.reload()
+    state = wait_for(operator, hook, container.id, "prestart.state")
+    assert state is not None, f"the prestart hook in {operator.site.hooks_dir} did not run for {container.id[:12]}"
+    assert record(operator.host, hook, container.id, "prestart.pid") == str(container.attrs["State"]["Pid"]), state
+    assert record(operator.host, hook, container.id, "prestart.config-json") == "yes", (
+        f"the state's bundle holds no config.json: {state}")
+
+
+def test_poststop_hook_runs_when_the_container_is_deleted(operator: Operator, tool_image: str) -> None:
+    """A poststop hook MUST run once the container's process has exited, when the container is deleted and
+    before the delete returns (OCI runtime spec, lifecycle step 12): its process is gone, the state says
+    ``stopped``, and not before the engine's FinishedAt."""
+    hook = operator.hook(["prestart", "poststop"], SELECTOR)
+    container = run_selected(operator, tool_image)
+    assert operator.containers.wait(container).exit_code == 0
+    exited = finished_at(container)
+    container.remove()
+    ran = record(operator.host, hook, container.id, "poststop.time")
+    assert ran is not None, f"no poststop hook had run for {container.id[:12]} when its delete returned"
+    assert '"stopped"' in (record(operator.host, hook, container.id, "poststop.state") or "")
+    assert record(operator.host, hook, container.id, "poststop.process") in ("gone", None)
+    assert float(ran) >= exited - 0.05, "the poststop hook ran before the process had exited"
+
+
+def test_when_commands_select_and_exclude(operator: Operator, tool_image: str) -> None:
+    """``when.commands`` MUST run the hook for a container whose args[0] matches and MUST NOT for one whose
+    args[0] does not (hooks 1.0.0 ``when``)."""
+    hook = operator.hook(["prestart"], SELECTOR)
+    selected = run_selected(operator, tool_image)
+    other = operator.containers.start(tool_image, ["/bin/sh", "-c", "exit 0"])
+    for c in (selected, other):
+        assert operator.containers.wait(c).exit_code == 0
+    assert wait_for(operator, hook, selected.id, "prestart.state") is not None, "the selected container was not hooked"
+    assert record(operator.host, hook, str(other.id), "prestart.state") is None, (
+        "the hook ran for a container whose args[0] (/bin/sh) its when.commands does not match")
+
+
+def test_failing_prestart_hook_stops_the_start(operator: Operator, tool_image: str, host_dir: str) -> None:
+    """A prestart hook that fails MUST stop the container from starting: the start is refused with the
+    hook's stderr in the error, and the container's process never runs."""
+    message = f"conformance-hook-{operator.token} refuses this container"
+    operator.hook(["prestart"], [r"^/bin//sh$"], refuse=message)
+    container = operator.containers.create(tool_image, [REFUSED, "-c", "echo ran > /data/ran"],
+                                           volumes=[f"{host_dir}:/data"])
+    with pytest.raises(docker.errors.APIError) as refused:
+        container.start()
+    assert message in str(refused.value.explanation or refused.value), refused.value
+    container.reload()
+    assert container.attrs["State"]["Running"] is False
+    assert not operator.host.file(f"{host_dir}/ran").exists, "the container's process ran despite the failing hook"
