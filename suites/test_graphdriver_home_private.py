@@ -26,7 +26,7 @@ HOMES = {"overlay2": "overlay2", "overlay": "overlay", "btrfs": "btrfs", "vfs": 
          "devicemapper": "devicemapper", "zfs": "zfs"}
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def storage_home(engine_facts: EngineFacts) -> str:
     driver, root = engine_facts.storage_driver, str(engine_facts.raw_info.get("DockerRootDir") or "")
     status = dict((str(k), str(v)) for k, v in engine_facts.raw_info.get("DriverStatus") or [])
@@ -42,10 +42,10 @@ SAMPLES = 25  # Podman's storage unmounts its home whenever one of its processes
 # (each container's cleanup process does) and mounts it again on the next use: sample while in use.
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def engine_mounts(harness: Harness, engine_host: Any, storage_home: str) -> list[Mount]:
     """The engine process's mount table, sampled (touching the storage between samples) until the home
-    shows as a mount point or the samples run out."""
+    shows as a mount point or the samples run out; once for the module's tests."""
     pid = engine_pid(engine_host, harness.engine_socket)
     mounts: list[Mount] = []
     for _ in range(SAMPLES):
