@@ -14,13 +14,14 @@ its events logger is journald; Moby logs "Calling POST /vX/containers/..." at de
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from typing import Any
 
 import pytest
 
-from fixtures.apilog import Calls, journal, missing_actions, per_action
+from fixtures.apilog import ACTIONS, Calls, journal, missing_actions, per_action
 from fixtures.harness import Harness, feature
 from fixtures.hostside import read_engine_log
 
@@ -46,10 +47,12 @@ def records(engine_host: Any, harness: Harness, c: Calls) -> tuple[list[str], st
     return found, " and ".join(where)
 
 
-def test_state_changing_calls_are_logged(engine_host: Any, harness: Harness, calls: Calls) -> None:
+def test_state_changing_calls_are_logged(engine_host: Any, harness: Harness, calls: Calls,
+                                         record_property: Any) -> None:
     """Each of create, start, stop and remove MUST be logged, naming the action and the container."""
     found, where = records(engine_host, harness, calls)
     by_action = per_action(found, calls)
+    record_property("access-records", json.dumps({a: rs[:2] for a, rs in by_action.items()})[:4000])
     assert missing_actions(by_action) == [], (
         f"{where} has no record of {', '.join(missing_actions(by_action))} for {calls.name} ({calls.id[:12]})")
 
@@ -80,5 +83,5 @@ def test_refused_call_is_logged(engine_host: Any, harness: Harness, calls: Calls
     """A refused call (a start of a container that does not exist) MUST be logged too, naming what it asked
     for: an access log records attempts, not only successes."""
     found, where = records(engine_host, harness, calls)
-    assert [r for r in found if calls.refused in r and re.search("start", r, re.I)], (
+    assert [r for r in found if calls.refused in r and re.search(ACTIONS["start"], r, re.I)], (
         f"{where} has no record of the refused start of {calls.refused}")

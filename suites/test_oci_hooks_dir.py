@@ -9,14 +9,15 @@ fail with what was probed). Then:
   container's id, the pid of its process, and its bundle (a directory holding config.json);
 - a poststop hook MUST run after the process exited, when the container is deleted (the process
   is gone, status ``stopped``);
-- ``when.commands`` MUST select the containers whose args[0] matches and exclude the others;
+- ``when.commands`` MUST select the containers whose args[0] matches and exclude the others, and
+  ``when.annotations`` those carrying a matching annotation (set with ``HostConfig.Annotations``
+  from API 1.43, through Podman's libpod API before that; not applicable otherwise);
 - a failing prestart hook MUST stop the container from starting, the start answering an error
   that carries what the hook said (its stderr), and the process MUST never run.
 
-Annotations (``when.annotations``) are not tested: the Docker Engine API has no container
-annotations before API 1.43, and Podman's compatible API passes none to hooks (checked with 4.3).
-Hooks are selected by args[0] spelled as nobody else spells it (``/bin/./sh``), so concurrent
-tests' containers never match.
+Podman 4.3's compatible API passes no annotations (nor labels) to hooks: checked. Hooks are
+selected by args[0] spelled as nobody else spells it (``/bin/./sh``), or by an annotation of the
+test's own, so concurrent tests' containers never match.
 """
 
 from __future__ import annotations
@@ -24,8 +25,18 @@ from __future__ import annotations
 import docker.errors
 import pytest
 
+from fixtures.engine import EngineFacts
 from fixtures.harness import feature
-from fixtures.operator import REFUSED, SELECTOR, Operator, finished_at, record, run_selected, wait_for
+from fixtures.operator import (
+    REFUSED,
+    SELECTOR,
+    Operator,
+    create_annotated,
+    finished_at,
+    record,
+    run_selected,
+    wait_for,
+)
 
 pytestmark = feature("oci-hooks-dir")
 
@@ -70,6 +81,22 @@ def test_when_commands_select_and_exclude(operator: Operator, tool_image: str) -
     assert wait_for(operator, hook, selected.id, "prestart.state") is not None, "the selected container was not hooked"
     assert record(operator.host, hook, str(other.id), "prestart.state") is None, (
         "the hook ran for a container whose args[0] (/bin/sh) its when.commands does not match")
+
+
+def test_when_annotations_select_and_exclude(operator: Operator, tool_image: str, engine_facts: EngineFacts) -> None:
+    """``when.annotations`` MUST run the hook for a container carrying an annotation whose key and value match,
+    and MUST NOT for one whose value does not (hooks 1.0.0 ``when``)."""
+    key = f"io.conformance.hook-{operator.token}"
+    hook = operator.hook(["prestart"], annotations={f"^{key.replace('.', '[.]')}$": "^yes$"})
+    selected = create_annotated(operator, tool_image, ["true"], {key: "yes"}, engine_facts)
+    other = create_annotated(operator, tool_image, ["true"], {key: "no"}, engine_facts)
+    for c in (selected, other):
+        c.start()
+        assert operator.containers.wait(c).exit_code == 0
+    assert wait_for(operator, hook, str(selected.id), "prestart.state") is not None, (
+        f"the container annotated {key}=yes was not hooked")
+    assert record(operator.host, hook, str(other.id), "prestart.state") is None, (
+        f"the hook ran for a container annotated {key}=no")
 
 
 def test_failing_prestart_hook_stops_the_start(operator: Operator, tool_image: str, host_dir: str) -> None:

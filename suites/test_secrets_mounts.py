@@ -68,7 +68,7 @@ def built(operator: Operator, secrets: str, tool_image: str) -> Iterator[tuple[s
     tag = f"localhost/conformance/secrets-build:{uuid.uuid4().hex[:12]}"
     dockerfile = (f"FROM {tool_image}\n"
                   f'RUN test "$(cat {secrets}/conformance-token)" = "{TOKEN[1].strip()}" '
-                  "&& echo secret-seen-in-$((6 * 7))\n"
+                  f'&& test "$(stat -c %a {secrets}/conformance-token)" = 600 && echo secret-seen-in-$((6 * 7))\n'
                   "RUN echo built > /built\n")
     client = operator.site.client
     log = [str(chunk.get("stream") or chunk.get("error") or "") for chunk in client.api.build(
@@ -81,7 +81,8 @@ def built(operator: Operator, secrets: str, tool_image: str) -> Iterator[tuple[s
 
 
 def test_build_run_steps_see_the_secrets(built: tuple[str, str]) -> None:
-    """A build's RUN step MUST see the secrets as containers do (the step fails if the token is not there)."""
+    """A build's RUN step MUST see the secrets as containers do, with their modes (the step fails if the token
+    is not there, or not 0600)."""
     assert "secret-seen-in-42" in built[1], built[1][-1500:]
 
 

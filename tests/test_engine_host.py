@@ -102,7 +102,8 @@ def test_operator_suites_leave_the_engine_host_as_they_found_it(booted_host: dic
     """Hooks and secrets installed on the engine host's Podman (its hooks dir, /etc/containers/mounts.conf)
     pass there and are all taken away: the host's configuration directories list the same after."""
     listing = ("ls -a /etc/containers /usr/share/containers /var/lib /tmp; "
-               "cat /etc/containers/mounts.conf 2>/dev/null; ls -a /usr/share/containers/oci/hooks.d 2>/dev/null")
+               "cat /etc/containers/mounts.conf 2>/dev/null; ls -a /usr/share/containers/oci/hooks.d 2>/dev/null; "
+               "ls -d /run/conformance-*.lock 2>/dev/null")
     before = docker("exec", NAME, "sh", "-c", listing)
     url, host = engine_host("url", "podman").stdout.strip(), engine_host("host").stdout.strip()
     run = run_pytest("suites/test_oci_hooks_dir.py", "suites/test_prestart_hooks_after_mounts.py",

@@ -20,6 +20,7 @@ from tests.conftest import ROOT, run_pytest
 
 def leftovers() -> list[str]:
     found = [str(p) for p in Path("/run").glob("conformance-operator-*")]
+    found += [str(p) for p in Path("/run").glob("conformance-*.lock")]
     found += [str(p) for p in Path("/tmp").glob("conformance-secrets-*")]
     found += [operator.HOOK_PROGRAMS] if Path(operator.HOOK_PROGRAMS).exists() else []
     found += [str(p) for p in LAUNCH_ROOT.glob("*")] if LAUNCH_ROOT.exists() else []
@@ -87,8 +88,12 @@ def test_access_records_are_sorted_by_action_and_identity_is_read() -> None:
     assert apilog.missing_actions(found) == []
     assert access.identity(found["create"][0]) == {"loginuid": "1000", "pid": "4242", "uid": "0"}
     moby = [f'level=debug msg="Calling POST /v1.41/containers/create?name={CALLS.name}"',
-            f'level=debug msg="Calling POST /v1.41/containers/{CALLS.id}/start"']
+            f'level=debug msg="Calling POST /v1.41/containers/{CALLS.id}/start"',
+            f'level=info msg="ignoring event" container={CALLS.id} topic=/tasks/delete',  # not an API call
+            f'level=info msg="ignoring event" container={CALLS.id} topic=/tasks/stop']
     assert apilog.missing_actions(apilog.per_action(moby, CALLS)) == ["stop", "remove"]
+    podman = [f"PODMAN_EVENT=remove\nPODMAN_ID={CALLS.id}", f'@ - - "POST /v1.41/containers/{CALLS.id}/stop?t=10"']
+    assert apilog.missing_actions(apilog.per_action(podman, CALLS)) == ["create", "start"]
 
 
 def test_virt_control_records_are_read_from_the_window(tmp_path: Path) -> None:
