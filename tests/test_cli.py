@@ -172,6 +172,18 @@ def test_expected_failure_is_xfail_and_missing_expectation_fails(
     assert "1 failed, 1 passed" in without.output
 
 
+def test_an_intermittent_entry_accepts_both_outcomes_and_reports_each(engine_url: str, mini_project: Path,
+                                                                        tmp_path: Path) -> None:
+    """``outcome = "intermittent"``: a failure is an xfail naming the race, a pass a pass; the run is green."""
+    (mini_project / "suites" / "test_mini.py").write_text(FAILING_SUITE)
+    exp = tmp_path / "expect.toml"
+    exp.write_text("[match]\nkind = 'docker'\n[[expect]]\ntest = 'suites/test_mini.py::test_*'\n"
+                   "outcome = 'intermittent'\nreason = 'the race'\n")
+    run = run_pytest(f"--engine-url={engine_url}", f"--expectations={exp}", "-rxX", cwd=mini_project)
+    assert run.returncode == 0, run.output
+    assert "1 xfailed, 1 xpassed" in run.output and "intermittent on docker: the race" in run.output
+
+
 def test_expectation_on_a_passing_test_fails_the_run(engine_url: str, mini_project: Path, tmp_path: Path) -> None:
     (mini_project / "suites" / "test_mini.py").write_text(FAILING_SUITE)
     exp = expectations(tmp_path, "suites/test_mini.py::test_*")

@@ -35,7 +35,8 @@ def update(entries: list[dict[str, Any]], results: list[Result]) -> tuple[list[d
     kept, changes = [], []
     for entry in entries:
         mine = [r for r in results if matches(entry, r)]
-        if mine and all(r.outcome in ("passed", "xpass-strict") for r in mine):
+        if entry.get("outcome") != "intermittent" and mine and all(r.outcome in ("passed", "xpass-strict")
+                                                                   for r in mine):
             changes.append(f"removed (passes now): {entry.get('test') or entry.get('feature')}")
             continue
         kept.append(entry)
