@@ -17,7 +17,7 @@ import uuid
 
 import pytest
 
-from fixtures.containers import ContainerFactory
+from fixtures.containers import ContainerFactory, remove_built
 from fixtures.harness import feature
 
 pytestmark = feature("build-volumes")
@@ -66,6 +66,4 @@ def test_bind_is_readable_in_run_read_only_and_absent_from_the_image(containers:
         assert lines[1] == "refused", "a write into the read-only bind succeeded"
         assert lines[2] == "0", f"the image holds {lines[2]} entries of the bound directory"
     finally:
-        for image in containers.client.images.list(name=tag.split(":")[0]):
-            if tag in image.tags:
-                containers.client.images.remove(str(image.id), force=True)
+        remove_built(containers.client, tag)

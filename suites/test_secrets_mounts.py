@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from fixtures.containers import tar_of
+from fixtures.containers import remove_built, tar_of
 from fixtures.harness import feature
 from fixtures.operator import Operator
 
@@ -75,9 +75,7 @@ def built(operator: Operator, secrets: str, tool_image: str) -> Iterator[tuple[s
         fileobj=io.BytesIO(tar_of("Dockerfile", dockerfile.encode())), custom_context=True, tag=tag, rm=True,
         forcerm=True, decode=True)]
     yield tag, "".join(log)
-    for image in client.images.list(name=tag.split(":")[0]):
-        if tag in image.tags:
-            client.images.remove(str(image.id), force=True)
+    remove_built(client, tag)
 
 
 def test_build_run_steps_see_the_secrets(built: tuple[str, str]) -> None:
