@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 
-from fixtures.apilog import ACTIONS, Calls, journal, missing_actions, per_action
+from fixtures.apilog import ACTIONS, Calls, journal, make_calls, missing_actions, per_action
 from fixtures.harness import Harness, feature
 from fixtures.hostside import read_engine_log
 
-pytestmark = feature("api-access-logging")
+pytestmark = [feature("api-access-logging"), pytest.mark.ahead.with_args(make_calls)]
 
 
 def records(engine_host: Any, harness: Harness, c: Calls) -> tuple[list[str], str]:

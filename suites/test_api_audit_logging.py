@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from fixtures.apilog import Calls, missing_actions, per_action
+from fixtures.apilog import Calls, make_calls, missing_actions, per_action
 from fixtures.harness import feature
 
-pytestmark = feature("api-audit-logging")
+pytestmark = [feature("api-audit-logging"), pytest.mark.ahead.with_args(make_calls)]
 
 AUDITD_CONF = "/etc/audit/auditd.conf"
 

@@ -14,15 +14,22 @@ import pytest
 
 from fixtures.containers import ContainerFactory
 from fixtures.harness import feature
+from fixtures.shared import Probe, batched
 
 pytestmark = feature("core-identity")
+
+PROBES = {  # set on one container (fixtures/shared.py): the groups and the UTS names apart
+    "GroupAdd": Probe("id -g; id -G", {"GroupAdd": ["4242", "root"]}, {"User": "1000:1000"}),
+    "Domainname": Probe("cat /proc/sys/kernel/domainname /proc/sys/kernel/hostname",
+                        config={"Hostname": "conformance-host", "Domainname": "conformance.example"}),
+}
 
 
 @pytest.mark.observes("HostConfig.GroupAdd")
 def test_group_add_adds_supplementary_groups(containers: ContainerFactory, base_image: str) -> None:
     """``GroupAdd`` MUST add each group, by id and by a name the image's /etc/group resolves (root: 0),
     to the process's supplementary groups, keeping its primary group."""
-    result = containers.run(base_image, ["sh", "-c", "id -g; id -G"], user="1000:1000", group_add=["4242", "root"])
+    result = batched(containers, base_image, PROBES, "GroupAdd")
     assert result.exit_code == 0, result.stderr
     primary, groups = result.stdout.splitlines()
     assert primary == "1000"
@@ -40,6 +47,5 @@ def test_group_add_of_an_unknown_name_is_refused(containers: ContainerFactory, b
 def test_domainname_is_the_uts_domain(containers: ContainerFactory, base_image: str) -> None:
     """``Domainname`` MUST be the UTS domain name of the container (``/proc/sys/kernel/domainname``),
     with ``Hostname`` unchanged (API 1.23)."""
-    result = containers.run(base_image, ["sh", "-c", "cat /proc/sys/kernel/domainname /proc/sys/kernel/hostname"],
-                            hostname="conformance-host", domainname="conformance.example")
+    result = batched(containers, base_image, PROBES, "Domainname")
     assert result.stdout.split() == ["conformance.example", "conformance-host"], result.stderr

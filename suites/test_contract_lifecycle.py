@@ -15,7 +15,8 @@ import time
 import docker.errors
 import pytest
 
-from fixtures.containers import ContainerFactory
+from fixtures.ahead import Ahead
+from fixtures.containers import ContainerFactory, RunResult
 from fixtures.harness import feature
 
 pytestmark = feature("core-lifecycle")
@@ -108,8 +109,14 @@ def test_log_driver_none_keeps_nothing(containers: ContainerFactory, tool_image:
     assert containers.run(tool_image, ["echo", "conformance-log-line"]).stdout == "conformance-log-line\n"
 
 
-def test_unknown_log_driver_is_refused(containers: ContainerFactory, tool_image: str) -> None:
+def run_with_unknown_log_driver(containers: ContainerFactory, tool_image: str) -> RunResult:
+    """Asked when the run starts: Moby looks for a plugin it lacks for 15 s before refusing."""
+    return containers.run(tool_image, ["true"], log_config={"Type": "conformance-no-such-driver"})
+
+
+@pytest.mark.ahead.with_args(run_with_unknown_log_driver)
+def test_unknown_log_driver_is_refused(ahead: Ahead) -> None:
     """An unknown log driver MUST be refused, naming it."""
     with pytest.raises(docker.errors.APIError) as err:
-        containers.run(tool_image, ["true"], log_config={"Type": "conformance-no-such-driver"})
+        ahead.result(run_with_unknown_log_driver)
     assert "conformance-no-such-driver" in str(err.value), str(err.value)

@@ -16,14 +16,21 @@ from typing import Any
 
 import docker.errors
 import pytest
+from docker.models.containers import Container
 
+from fixtures import api
 from fixtures.containers import ContainerFactory
+from fixtures.engine import EngineFacts
 from fixtures.harness import Harness, feature
 from fixtures.hostside import engine_pid
+from fixtures.shared import Probe, batched, once
 
 pytestmark = feature("core-namespaces")
 
 KINDS = ("pid", "ipc", "uts", "net", "cgroup", "user")
+# Host modes set together: neither changes the other's namespace (UTS and network stay apart:
+# an engine may take the host's UTS namespace along with its network).
+JOINT = {"pid": "pid_mode", "ipc": "ipc_mode"}
 
 
 def namespaces(containers: ContainerFactory, image: str, **kwargs: Any) -> dict[str, str]:
@@ -41,11 +48,12 @@ def engine_ns(engine_host: Any, harness: Harness) -> Callable[[str], str]:
     return lambda kind: engine_host.check_output("readlink /proc/%s/ns/%s", pid, kind)
 
 
-def in_container(containers: ContainerFactory, image: str, kind: str) -> tuple[Any, str]:
-    """A running container and the identity of its ``kind`` namespace."""
-    container = containers.start(image, ["sleep", "60"], ipc_mode="shareable") if kind == "ipc" \
-        else containers.start(image, ["sleep", "60"])
-    return container, containers.exec(container, ["readlink", f"/proc/self/ns/{kind}"]).stdout.strip()
+@pytest.fixture(scope="module")
+def join_target(module_containers: ContainerFactory, tool_image: str, engine_facts: EngineFacts) -> Container:
+    """A running container the container-mode tests join (its IPC shareable where the API has the mode)."""
+    shareable = {"ipc_mode": "shareable"} if api.supports(engine_facts, "HostConfig.IpcMode private/none/shareable") \
+        else {}
+    return module_containers.start(tool_image, ["sleep", "600"], **shareable)
 
 
 @pytest.mark.observes("HostConfig.PidMode", "HostConfig.IpcMode", "HostConfig.UTSMode", "HostConfig.NetworkMode")
@@ -57,8 +65,10 @@ def test_host_mode_joins_the_engines_namespace(containers: ContainerFactory, too
                                                engine_ns: Callable[[str], str], kind: str, field: str,
                                                keyword: str) -> None:
     """``<Kind>Mode: host`` MUST run the process in the engine's own namespace; the default MUST NOT."""
-    own = namespaces(containers, tool_image, **{keyword: "host"})[kind]
-    default = namespaces(containers, tool_image)[kind]
+    own = once(containers, ("host-mode", tool_image, "joint" if kind in JOINT else kind),  # PID and IPC: one container
+               lambda factory: namespaces(factory, tool_image, **({k: "host" for k in JOINT.values()}
+                                                                  if kind in JOINT else {keyword: "host"})))[kind]
+    default = once(containers, ("namespaces", tool_image), lambda factory: namespaces(factory, tool_image))[kind]
     assert own == engine_ns(kind), f"{field}=host: {own}, the engine's is {engine_ns(kind)}"
     assert default != engine_ns(kind), f"without {field} the container shares the engine's {kind} namespace"
 
@@ -70,15 +80,15 @@ def test_host_mode_joins_the_engines_namespace(containers: ContainerFactory, too
     ("net", "network_mode"),
 ])
 def test_container_mode_joins_the_other_containers_namespace(containers: ContainerFactory, tool_image: str,
-                                                             kind: str, keyword: str) -> None:
+                                                             join_target: Container, kind: str, keyword: str) -> None:
     """``<Kind>Mode: container:<id>`` MUST join that container's namespace (PID: its processes are seen)."""
-    other, other_ns = in_container(containers, tool_image, kind)
-    joined = namespaces(containers, tool_image, **{keyword: f"container:{other.id}"})[kind]
+    other_ns = containers.exec(join_target, ["readlink", f"/proc/self/ns/{kind}"]).stdout.strip()
+    joined = namespaces(containers, tool_image, **{keyword: f"container:{join_target.id}"})[kind]
     assert joined == other_ns
     if kind == "pid":
         ps = containers.run(tool_image, ["sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '"],
-                            pid_mode=f"container:{other.id}")
-        assert "sleep 60" in ps.stdout
+                            pid_mode=f"container:{join_target.id}")
+        assert "sleep 600" in ps.stdout
 
 
 @pytest.mark.parametrize("keyword", ["pid_mode", "ipc_mode", "network_mode"])
@@ -102,18 +112,23 @@ def test_ipc_none_has_no_shm_and_private_is_not_joinable(containers: ContainerFa
     assert "shar" in str(err.value).lower() or "private" in str(err.value).lower(), str(err.value)
 
 
+# Modes that cannot mask one another, set on one container (fixtures/shared.py).
+PROBES = {"NetworkMode": Probe("ls /sys/class/net", {"NetworkMode": "none"}),
+          "UsernsMode": Probe("cat /proc/self/uid_map", {"UsernsMode": "host"})}
+
+
 @pytest.mark.observes("HostConfig.NetworkMode")
 def test_network_none_leaves_only_loopback(containers: ContainerFactory, tool_image: str) -> None:
     """``NetworkMode: none`` MUST leave the container only the loopback interface."""
-    result = containers.run(tool_image, ["sh", "-c", "ls /sys/class/net"], network_mode="none")
-    assert result.stdout.split() == ["lo"]
+    result = batched(containers, tool_image, PROBES, "NetworkMode")
+    assert result.stdout.split() == ["lo"], result.output
 
 
 @pytest.mark.observes("HostConfig.UsernsMode")
 def test_userns_host_keeps_the_identity_mapping(containers: ContainerFactory, tool_image: str) -> None:
     """``UsernsMode: host`` MUST run the process with the host's user ids (``uid_map`` is the identity)."""
-    result = containers.run(tool_image, ["cat", "/proc/self/uid_map"], userns_mode="host")
-    assert result.stdout.split() == ["0", "0", "4294967295"]
+    result = batched(containers, tool_image, PROBES, "UsernsMode")
+    assert result.stdout.split() == ["0", "0", "4294967295"], result.output
 
 
 @pytest.mark.observes("HostConfig.CgroupnsMode")

@@ -23,10 +23,21 @@ import pytest
 
 from fixtures.containers import ContainerFactory
 from fixtures.harness import feature
+from fixtures.shared import Probe, batched
 
 pytestmark = feature("core-network")
 
 SERVE = "mkdir -p /www && echo conformance-port > /www/index.html && exec httpd -f -p 8080 -h /www"
+
+
+MAC = f"02:42:c0:a8:{random.randrange(256):02x}:{random.randrange(256):02x}"
+PROBES = {  # fields set on one container (fixtures/shared.py): resolver, hosts file and interface apart
+    "Dns": Probe("cat /etc/resolv.conf", {"Dns": ["192.0.2.53", "192.0.2.54"], "DnsSearch": ["conformance.example"],
+                                          "DnsOptions": ["ndots:3", "timeout:2"]}),
+    "ExtraHosts": Probe("cat /etc/hosts", {"ExtraHosts": ["conformance-extra:192.0.2.10",
+                                                          "conformance-other:192.0.2.11"]}),
+    "MacAddress": Probe("cat /sys/class/net/eth0/address", config={"MacAddress": MAC}),
+}
 
 
 def fetch(containers: ContainerFactory, image: str, url: str) -> str:
@@ -47,8 +58,7 @@ def host_port(container: Any, port: str = "8080/tcp") -> str:
 def test_dns_settings_make_the_resolver_configuration(containers: ContainerFactory, tool_image: str) -> None:
     """``Dns``, ``DnsSearch`` and ``DnsOptions`` MUST be the nameservers, search list and options of
     the container's ``/etc/resolv.conf``."""
-    result = containers.run(tool_image, ["cat", "/etc/resolv.conf"], dns=["192.0.2.53", "192.0.2.54"],
-                            dns_search=["conformance.example"], dns_opt=["ndots:3", "timeout:2"])
+    result = batched(containers, tool_image, PROBES, "Dns")
     lines = [line.split() for line in result.stdout.splitlines() if line and not line.startswith("#")]
     assert [x[1] for x in lines if x[0] == "nameserver"] == ["192.0.2.53", "192.0.2.54"]
     assert ["search", "conformance.example"] in lines
@@ -59,8 +69,7 @@ def test_dns_settings_make_the_resolver_configuration(containers: ContainerFacto
 @pytest.mark.observes("HostConfig.ExtraHosts")
 def test_extra_hosts_are_in_etc_hosts(containers: ContainerFactory, tool_image: str) -> None:
     """``ExtraHosts`` MUST add ``ip name`` lines to the container's ``/etc/hosts``."""
-    result = containers.run(tool_image, ["cat", "/etc/hosts"],
-                            extra_hosts={"conformance-extra": "192.0.2.10", "conformance-other": "192.0.2.11"})
+    result = batched(containers, tool_image, PROBES, "ExtraHosts")
     entries = [line.split() for line in result.stdout.splitlines()]
     assert ["192.0.2.10", "conformance-extra"] in entries and ["192.0.2.11", "conformance-other"] in entries
 
@@ -75,9 +84,8 @@ def test_extra_host_with_an_invalid_address_is_refused(containers: ContainerFact
 @pytest.mark.observes("ContainerConfig.MacAddress")
 def test_mac_address_is_the_interfaces(containers: ContainerFactory, tool_image: str) -> None:
     """``MacAddress`` MUST be the hardware address of the container's interface."""
-    mac = f"02:42:c0:a8:{random.randrange(256):02x}:{random.randrange(256):02x}"
-    result = containers.run(tool_image, ["cat", "/sys/class/net/eth0/address"], mac_address=mac)
-    assert result.stdout.strip() == mac, result.stderr
+    result = batched(containers, tool_image, PROBES, "MacAddress")
+    assert result.stdout.strip() == MAC, result.stderr
 
 
 def test_malformed_mac_address_is_refused(containers: ContainerFactory, tool_image: str) -> None:
@@ -132,13 +140,28 @@ def test_link_alias_resolves_in_etc_hosts(containers: ContainerFactory, tool_ima
     assert any(e and e[0] == address and "conformance-peer" in e[1:] for e in entries), result.stdout
 
 
-def user_network(containers: ContainerFactory) -> tuple[Any, str]:
-    """A user-defined bridge network with a random 10.x subnet: the network and the subnet's prefix."""
+@pytest.fixture(scope="module")
+def user_network(module_containers: ContainerFactory) -> tuple[Any, str]:
+    """A user-defined bridge network with a random 10.x subnet, for the module's endpoint tests: the
+    network and the subnet's prefix."""
     prefix = f"10.{random.randrange(100, 250)}.{random.randrange(256)}"
     pool = docker.types.IPAMPool(subnet=f"{prefix}.0/24", gateway=f"{prefix}.1")
-    network = containers.network(f"conformance-net-{uuid.uuid4().hex[:8]}", driver="bridge",
-                                 ipam=docker.types.IPAMConfig(pool_configs=[pool]))
+    network = module_containers.network(f"conformance-net-{uuid.uuid4().hex[:8]}", driver="bridge",
+                                        ipam=docker.types.IPAMConfig(pool_configs=[pool]))
     return network, prefix
+
+
+@pytest.fixture(scope="module")
+def alias_target(module_containers: ContainerFactory, tool_image: str, user_network: tuple[Any, str]) -> str:
+    """A running container on the user network with the endpoint alias ``conformance-alias`` at
+    <prefix>.88; its name (a DNS name: generated names have "_")."""
+    network, prefix = user_network
+    name = f"conformance-target-{uuid.uuid4().hex[:8]}"
+    module_containers.create_raw(tool_image, ["sleep", "600"], {"NetworkMode": network.name}, name=name,
+                                 NetworkingConfig={"EndpointsConfig": {network.name: {
+                                     "Aliases": ["conformance-alias"], "IPAMConfig": {"IPv4Address": f"{prefix}.88"}}}}
+                                 ).start()
+    return name
 
 
 def addresses(containers: ContainerFactory, image: str, endpoint: dict[str, Any], network: str) -> str:
@@ -150,55 +173,51 @@ def addresses(containers: ContainerFactory, image: str, endpoint: dict[str, Any]
 
 @pytest.mark.observes("NetworkingConfig.EndpointsConfig", "EndpointSettings.IPAMConfig",
                       "EndpointSettings.IPAMConfig.IPv4Address")
-def test_fixed_address_on_a_user_network(containers: ContainerFactory, tool_image: str) -> None:
+def test_fixed_address_on_a_user_network(containers: ContainerFactory, tool_image: str,
+                                         user_network: tuple[Any, str]) -> None:
     """An endpoint of ``NetworkingConfig`` MUST attach the container to that network; its
     ``IPAMConfig.IPv4Address`` MUST be the interface's address."""
-    network, prefix = user_network(containers)
+    network, prefix = user_network
     out = addresses(containers, tool_image, {"IPAMConfig": {"IPv4Address": f"{prefix}.77"}}, network.name)
     assert f"inet {prefix}.77/24" in out, out
 
 
-def test_fixed_address_outside_the_subnet_is_refused(containers: ContainerFactory, tool_image: str) -> None:
+def test_fixed_address_outside_the_subnet_is_refused(containers: ContainerFactory, tool_image: str,
+                                                      user_network: tuple[Any, str]) -> None:
     """A fixed address outside the network's subnet MUST be refused."""
-    network, _ = user_network(containers)
+    network, _ = user_network
     with pytest.raises(docker.errors.APIError):
         addresses(containers, tool_image, {"IPAMConfig": {"IPv4Address": "192.0.2.77"}}, network.name)
 
 
 @pytest.mark.observes("EndpointSettings.IPAMConfig.LinkLocalIPs")
-def test_link_local_address_is_added(containers: ContainerFactory, tool_image: str) -> None:
+def test_link_local_address_is_added(containers: ContainerFactory, tool_image: str,
+                                     user_network: tuple[Any, str]) -> None:
     """``IPAMConfig.LinkLocalIPs`` MUST be added as addresses of the container's interface."""
-    network, _ = user_network(containers)
+    network, _ = user_network
     out = addresses(containers, tool_image, {"IPAMConfig": {"LinkLocalIPs": ["169.254.13.7"]}}, network.name)
     assert "inet 169.254.13.7/" in out, out
 
 
 @pytest.mark.observes("EndpointSettings.Aliases")
-def test_network_alias_resolves_for_other_containers(containers: ContainerFactory, tool_image: str) -> None:
+def test_network_alias_resolves_for_other_containers(containers: ContainerFactory, tool_image: str,
+                                                     user_network: tuple[Any, str], alias_target: str) -> None:
     """``Aliases`` of an endpoint MUST resolve, for other containers on that network, to the
     container's address on it."""
-    network, prefix = user_network(containers)
-    containers.create_raw(tool_image, ["sleep", "60"], {"NetworkMode": network.name},
-                          NetworkingConfig={"EndpointsConfig": {network.name: {
-                              "Aliases": ["conformance-alias"], "IPAMConfig": {"IPv4Address": f"{prefix}.88"}}}}
-                          ).start()
+    network, prefix = user_network
     script = "for i in 1 2 3 4 5; do nslookup conformance-alias && exit 0; sleep 0.5; done; exit 1"
     result = containers.run_raw(tool_image, ["sh", "-c", script], {"NetworkMode": network.name})
     assert result.exit_code == 0 and f"{prefix}.88" in result.stdout, result.output
 
 
 @pytest.mark.observes("EndpointSettings.Links")
-def test_endpoint_link_alias_resolves_on_a_user_network(containers: ContainerFactory, tool_image: str) -> None:
+def test_endpoint_link_alias_resolves_on_a_user_network(containers: ContainerFactory, tool_image: str,
+                                                        user_network: tuple[Any, str], alias_target: str) -> None:
     """``Links`` of an endpoint on a user-defined network MUST make the link's alias resolve (through
     the network's DNS) to the linked container's address on that network."""
-    network, prefix = user_network(containers)
-    name = f"conformance-target-{uuid.uuid4().hex[:8]}"  # a DNS name: generated names have "_"
-    target = containers.create_raw(tool_image, ["sleep", "60"], {"NetworkMode": network.name}, name=name,
-                                   NetworkingConfig={"EndpointsConfig": {network.name: {
-                                       "IPAMConfig": {"IPv4Address": f"{prefix}.99"}}}})
-    target.start()
+    network, prefix = user_network
     script = "for i in 1 2 3 4 5; do nslookup conformance-link && exit 0; sleep 0.5; done; exit 1"
     result = containers.run_raw(tool_image, ["sh", "-c", script], {"NetworkMode": network.name},
                                 NetworkingConfig={"EndpointsConfig": {network.name: {
-                                    "Links": [f"{name}:conformance-link"]}}})
-    assert result.exit_code == 0 and f"{prefix}.99" in result.stdout, result.output
+                                    "Links": [f"{alias_target}:conformance-link"]}}})
+    assert result.exit_code == 0 and f"{prefix}.88" in result.stdout, result.output

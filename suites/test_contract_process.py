@@ -39,7 +39,8 @@ def test_entrypoint_runs_with_cmd_as_its_arguments(containers: ContainerFactory,
 def test_init_runs_as_pid_1_and_reaps(containers: ContainerFactory, tool_image: str) -> None:
     """``Init`` MUST run an init as PID 1 (the command is not PID 1) that reaps orphans: a zombie
     left by an exited child is gone; without ``Init`` the command is PID 1."""
-    script = "echo pid=$$; cat /proc/1/comm; (sleep 0.1 &) ; sleep 1; grep -l '^State:.*Z' /proc/[0-9]*/status | wc -l"
+    script = "echo pid=$$; cat /proc/1/comm; (sleep 0.1 &) ; sleep 0.5; "\
+             "grep -l '^State:.*Z' /proc/[0-9]*/status | wc -l"
     with_init = containers.run(tool_image, ["sh", "-c", script], init=True)
     without = containers.run(tool_image, ["sh", "-c", "echo pid=$$"])
     lines = with_init.stdout.split()

@@ -21,8 +21,7 @@ import pytest
 
 from fixtures.containers import ContainerFactory
 from fixtures.harness import feature
-from fixtures.images import ImageProvider
-from fixtures.probes import compile_probe
+from fixtures.probes import syscall_outcomes
 from fixtures.shell_probes import cap_set, mount_options
 
 pytestmark = feature("core-security-defaults")
@@ -132,22 +131,16 @@ def test_default_seccomp_filter_is_in_force(probe: dict[str, list[str]]) -> None
     assert mode == ["2"], f"Seccomp mode {mode} (2 = filter)"
 
 
-@pytest.fixture(scope="session")
-def sysprobe_image(images: ImageProvider, base_image: str) -> str:
-    binary = compile_probe("sysprobe", images.cache_dir)
-    return images.derived("sysprobe", "FROM {base}\nCOPY sysprobe /sysprobe\n", base_image, {"sysprobe": binary})
-
-
 @pytest.mark.requires("seccomp")
 @pytest.mark.parametrize("syscall", ["keyctl", "add_key"])
 def test_default_seccomp_denies_the_kernel_keyring(containers: ContainerFactory, sysprobe_image: str,
                                                    syscall: str) -> None:
     """The default profile MUST deny the kernel keyring syscalls (not namespaced: moby's and
     containers/common's profiles refuse them), which the kernel allows unconfined."""
-    confined = containers.run(sysprobe_image, ["/sysprobe", syscall]).stdout.split()
-    free = containers.run(sysprobe_image, ["/sysprobe", syscall], security_opt=["seccomp=unconfined"]).stdout.split()
-    assert free == [syscall, "OK"], f"control: unconfined {free}"
-    assert confined[1:] in (["EPERM"], ["ENOSYS"]), f"default profile let {syscall} through: {confined}"
+    confined = syscall_outcomes(containers, sysprobe_image)[syscall]
+    free = syscall_outcomes(containers, sysprobe_image, unconfined=True)[syscall]
+    assert free == "OK", f"control: unconfined {syscall} {free}"
+    assert confined in ("EPERM", "ENOSYS"), f"default profile let {syscall} through: {confined}"
 
 
 @pytest.mark.parametrize("path", MASKED)

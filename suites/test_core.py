@@ -2,7 +2,9 @@
 
 Source: the Docker Engine API contract (create/start/wait/logs/exec) as moby's integration tests
 exercise it. Every test runs on each selected distro's base image and asserts what the process
-inside the container observes, not only what the API answered.
+inside the container observes, not only what the API answered. Observations that cannot mask
+one another share a container (``SET`` for the fields asked, ``DEFAULT`` for the controls:
+fixtures/shared.py); each test still reads only its own.
 """
 
 from __future__ import annotations
@@ -12,15 +14,34 @@ import uuid
 
 import docker.errors
 import pytest
+from docker.models.containers import Container
 
 from fixtures.containers import ContainerFactory
 from fixtures.harness import feature
 from fixtures.images import ImageProvider
+from fixtures.shared import Probe, batched
 
 pytestmark = feature("core")
 
 CAP_CHOWN = 0  # bit numbers in /proc/<pid>/status CapEff
 CAP_SYS_ADMIN = 21
+
+
+MEMORY_LIMIT_SCRIPT = (
+    "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes"
+)
+ROOTFS_WRITE = "touch /conformance-probe && echo wrote; grep ' / ' /proc/mounts | head -n1"
+CHOWN = "cat /proc/self/status; touch /tmp/f; chown 1:1 /tmp/f && echo chowned"
+MOUNT = "grep CapEff /proc/self/status; mkdir -p /tmp/m && mount -t tmpfs none /tmp/m && echo mounted"
+ENV = {"CONF_A": "hello world", "CONF_B": "x=y=z", "CONF_EMPTY": ""}
+SET = {  # fields set together, as root: none of them changes what another's probe reads
+    "Env": Probe("env", config={"Env": [f"{k}={v}" for k, v in ENV.items()]}),
+    "WorkingDir": Probe("pwd; test -d /srv/conformance/wd && echo dir", config={"WorkingDir": "/srv/conformance/wd"}),
+    "Hostname": Probe("hostname; cat /proc/sys/kernel/hostname", config={"Hostname": "conformance-h1"}),
+    "CapDrop": Probe(CHOWN, {"CapDrop": ["CHOWN"]}),
+    "Memory": Probe(MEMORY_LIMIT_SCRIPT, {"Memory": 96 * 1024 * 1024}),
+}
+DEFAULT = {"rootfs": Probe(ROOTFS_WRITE), "chown": Probe(CHOWN), "mount": Probe(MOUNT)}  # the controls
 
 
 def cap_eff(status: str) -> int:
@@ -49,8 +70,7 @@ def test_exit_code_of_signal_death_is_128_plus_signal(containers: ContainerFacto
 @pytest.mark.observes("ContainerConfig.Env")
 def test_env_reaches_the_process(containers: ContainerFactory, base_image: str) -> None:
     """``Env`` MUST reach the process verbatim: spaces, '=' in values, empty values."""
-    env = {"CONF_A": "hello world", "CONF_B": "x=y=z", "CONF_EMPTY": ""}
-    result = containers.run(base_image, ["env"], environment=env)
+    result = batched(containers, base_image, SET, "Env")
     assert result.exit_code == 0, result.stderr
     lines = set(result.stdout.splitlines())
     assert {"CONF_A=hello world", "CONF_B=x=y=z", "CONF_EMPTY="} <= lines
@@ -82,8 +102,7 @@ def test_unknown_user_name_is_refused(containers: ContainerFactory, base_image: 
 @pytest.mark.observes("ContainerConfig.WorkingDir")
 def test_workdir_sets_cwd_and_is_created(containers: ContainerFactory, base_image: str) -> None:
     """``WorkingDir`` MUST be the process's cwd, created when the image lacks it."""
-    result = containers.run(base_image, ["sh", "-c", "pwd; test -d /srv/conformance/wd && echo dir"],
-                            working_dir="/srv/conformance/wd")
+    result = batched(containers, base_image, SET, "WorkingDir")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.split() == ["/srv/conformance/wd", "dir"]
 
@@ -91,8 +110,7 @@ def test_workdir_sets_cwd_and_is_created(containers: ContainerFactory, base_imag
 @pytest.mark.observes("ContainerConfig.Hostname")
 def test_hostname_is_set_in_uts_namespace(containers: ContainerFactory, base_image: str) -> None:
     """``Hostname`` MUST be the container's UTS hostname (uname and /proc agree)."""
-    result = containers.run(base_image, ["sh", "-c", "hostname; cat /proc/sys/kernel/hostname"],
-                            hostname="conformance-h1")
+    result = batched(containers, base_image, SET, "Hostname")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.split() == ["conformance-h1", "conformance-h1"]
 
@@ -100,13 +118,12 @@ def test_hostname_is_set_in_uts_namespace(containers: ContainerFactory, base_ima
 @pytest.mark.observes("HostConfig.ReadonlyRootfs")
 def test_read_only_rootfs_refuses_writes(containers: ContainerFactory, base_image: str) -> None:
     """``ReadonlyRootfs`` MUST mount / read-only: writes fail with EROFS; a writable run succeeds."""
-    script = "touch /conformance-probe && echo wrote; grep ' / ' /proc/mounts | head -n1"
-    ro = containers.run(base_image, ["sh", "-c", script], read_only=True)
+    ro = containers.run(base_image, ["sh", "-c", ROOTFS_WRITE], read_only=True)
     assert "wrote" not in ro.stdout
     assert "Read-only file system" in ro.stderr
     root_mount_options = ro.stdout.split()[3].split(",")
     assert "ro" in root_mount_options
-    rw = containers.run(base_image, ["sh", "-c", script])
+    rw = batched(containers, base_image, DEFAULT, "rootfs")
     assert "wrote" in rw.stdout, rw.stderr
     assert "rw" in rw.stdout.split()[4].split(",")
 
@@ -114,12 +131,11 @@ def test_read_only_rootfs_refuses_writes(containers: ContainerFactory, base_imag
 @pytest.mark.observes("HostConfig.CapDrop")
 def test_cap_drop_removes_the_capability(containers: ContainerFactory, base_image: str) -> None:
     """``CapDrop`` MUST remove the capability: absent from CapEff, and chown then fails with EPERM."""
-    script = "cat /proc/self/status; touch /tmp/f; chown 1:1 /tmp/f && echo chowned"
-    dropped = containers.run(base_image, ["sh", "-c", script], cap_drop=["CHOWN"])
+    dropped = batched(containers, base_image, SET, "CapDrop")
     assert not cap_eff(dropped.stdout) & (1 << CAP_CHOWN)
     assert "chowned" not in dropped.stdout
     assert "Operation not permitted" in dropped.stderr
-    kept = containers.run(base_image, ["sh", "-c", script])
+    kept = batched(containers, base_image, DEFAULT, "chown")
     assert cap_eff(kept.stdout) & (1 << CAP_CHOWN)
     assert "chowned" in kept.stdout, kept.stderr
 
@@ -137,9 +153,8 @@ def test_cap_drop_all_leaves_no_effective_capability(containers: ContainerFactor
 def test_cap_add_grants_the_capability(containers: ContainerFactory, base_image: str) -> None:
     """``CapAdd`` MUST add the capability: SYS_ADMIN in CapEff, and mounting a tmpfs then works where
     a default container is refused."""
-    script = "grep CapEff /proc/self/status; mkdir -p /tmp/m && mount -t tmpfs none /tmp/m && echo mounted"
-    added = containers.run(base_image, ["sh", "-c", script], cap_add=["SYS_ADMIN"])
-    plain = containers.run(base_image, ["sh", "-c", script])
+    added = containers.run(base_image, ["sh", "-c", MOUNT], cap_add=["SYS_ADMIN"])
+    plain = batched(containers, base_image, DEFAULT, "mount")
     assert cap_eff(added.stdout) & (1 << CAP_SYS_ADMIN), added.stdout
     assert "mounted" in added.stdout, added.stderr
     assert not cap_eff(plain.stdout) & (1 << CAP_SYS_ADMIN) and "mounted" not in plain.stdout, plain.output
@@ -152,18 +167,12 @@ def test_unknown_capability_is_refused(containers: ContainerFactory, base_image:
     assert "NO_SUCH_THING" in str(err.value).upper()
 
 
-MEMORY_LIMIT_SCRIPT = (
-    "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes"
-)
-
-
 @pytest.mark.observes("HostConfig.Memory")
 def test_memory_limit_is_the_cgroup_limit(containers: ContainerFactory, base_image: str) -> None:
     """``Memory`` MUST become the container cgroup's memory limit (memory.max / limit_in_bytes)."""
-    limit = 96 * 1024 * 1024
-    result = containers.run(base_image, ["sh", "-c", MEMORY_LIMIT_SCRIPT], mem_limit=limit)
+    result = batched(containers, base_image, SET, "Memory")
     assert result.exit_code == 0, result.stderr
-    assert int(result.stdout.strip()) == limit
+    assert int(result.stdout.strip()) == 96 * 1024 * 1024
 
 
 def test_memory_limit_is_recorded_in_inspect(containers: ContainerFactory, base_image: str) -> None:
@@ -181,33 +190,37 @@ def test_logs_keep_stdout_and_stderr_apart(containers: ContainerFactory, base_im
     assert result.stderr == "err1\nerr2\n"
 
 
-def test_exec_reports_its_exit_code_and_streams(containers: ContainerFactory, base_image: str) -> None:
+@pytest.fixture(scope="module")
+def exec_target(module_containers: ContainerFactory, base_image: str) -> Container:
+    """A running container the exec tests share: hostname, user, environment and working directory
+    of its own, which each exec's own settings must override."""
+    return module_containers.start(base_image, ["sleep", "600"], hostname="conformance-exec", user="1000",
+                                   environment={"CONF_C": "container"}, working_dir="/")
+
+
+def test_exec_reports_its_exit_code_and_streams(containers: ContainerFactory, exec_target: Container) -> None:
     """Exec MUST run in the container and report the exec'd process's exit code and streams."""
-    container = containers.start(base_image, ["sleep", "300"], hostname="conformance-exec")
-    result = containers.exec(container, ["sh", "-c", "hostname; echo oops >&2; exit 7"])
+    result = containers.exec(exec_target, ["sh", "-c", "hostname; echo oops >&2; exit 7"])
     assert (result.exit_code, result.stdout, result.stderr) == (7, "conformance-exec\n", "oops\n")
 
 
-def test_exec_honours_its_user(containers: ContainerFactory, base_image: str) -> None:
+def test_exec_honours_its_user(containers: ContainerFactory, exec_target: Container) -> None:
     """Exec MUST run as its own user, not the container's."""
-    container = containers.start(base_image, ["sleep", "300"], user="1000")
-    result = containers.exec(container, ["id", "-u"], user="4321")
+    result = containers.exec(exec_target, ["id", "-u"], user="4321")
     assert (result.exit_code, result.stdout.strip()) == (0, "4321"), result.stderr
 
 
 @pytest.mark.requires_api("exec Env")
-def test_exec_honours_its_environment(containers: ContainerFactory, base_image: str) -> None:
+def test_exec_honours_its_environment(containers: ContainerFactory, exec_target: Container) -> None:
     """Exec MUST add its own ``Env`` to the container's (API 1.25)."""
-    container = containers.start(base_image, ["sleep", "300"], environment={"CONF_C": "container"})
-    result = containers.exec(container, ["sh", "-c", 'echo "$CONF_X $CONF_C"'], environment={"CONF_X": "exec-env"})
+    result = containers.exec(exec_target, ["sh", "-c", 'echo "$CONF_X $CONF_C"'], environment={"CONF_X": "exec-env"})
     assert (result.exit_code, result.stdout) == (0, "exec-env container\n"), result.stderr
 
 
 @pytest.mark.requires_api("exec WorkingDir")
-def test_exec_honours_its_working_dir(containers: ContainerFactory, base_image: str) -> None:
+def test_exec_honours_its_working_dir(containers: ContainerFactory, exec_target: Container) -> None:
     """Exec MUST start in its own ``WorkingDir`` (API 1.35), not the container's."""
-    container = containers.start(base_image, ["sleep", "300"], working_dir="/")
-    result = containers.exec(container, ["pwd"], workdir="/tmp")
+    result = containers.exec(exec_target, ["pwd"], workdir="/tmp")
     assert (result.exit_code, result.stdout) == (0, "/tmp\n"), result.stderr
 
 

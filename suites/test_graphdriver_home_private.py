@@ -11,6 +11,7 @@ uses is recorded per engine.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -38,7 +39,7 @@ def storage_home(engine_facts: EngineFacts) -> str:
     return f"{root.rstrip('/')}/{HOMES[driver]}"
 
 
-SAMPLES = 25  # Podman's storage unmounts its home whenever one of its processes shuts the store down
+SAMPLES = 6  # Podman's storage unmounts its home whenever one of its processes shuts the store down
 # (each container's cleanup process does) and mounts it again on the next use: sample while in use.
 
 
@@ -53,7 +54,7 @@ def engine_mounts(harness: Harness, engine_host: Any, storage_home: str) -> list
         if any(m.point == storage_home for m in mounts):
             break
         harness.client.images.list()
-        engine_host.run("sleep 0.2")
+        time.sleep(0.1)
     return mounts
 
 

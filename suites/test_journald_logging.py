@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import docker.errors
@@ -24,6 +25,7 @@ import pytest
 
 from fixtures.containers import ContainerFactory
 from fixtures.harness import feature
+from fixtures.shared import once
 
 pytestmark = [feature("journald-logging"), pytest.mark.requires("journald-log-driver")]
 
@@ -70,40 +72,65 @@ def run_logged(containers: ContainerFactory, image: str, script: str, **kwargs: 
     return container
 
 
+@dataclass(frozen=True)
+class Logged:
+    """A container that ran with the journald driver (removed since) and the entries it left."""
+
+    id: str
+    name: str
+    entries: list[dict[str, Any]]
+
+
+# Two logged containers serve the field tests (fixtures/shared.py): one with no log option, one
+# with the tag, labels and env options together (each option adds fields of its own).
+LOGGED: dict[str, tuple[str, int, dict[str, Any]]] = {
+    "plain": ("echo to-out; echo to-err >&2", 2, {"log_config": journald()}),
+    "options": ("echo with-options", 1, {"log_config": journald(tag="conf-{{.Name}}", labels="io.conformance.lbl",
+                                                                env="CONF_ENV"),
+                                         "labels": {"io.conformance.lbl": "label-value"},
+                                         "environment": {"CONF_ENV": "env-value"}}),
+}
+
+
+def logged(containers: ContainerFactory, image: str, journal: Any, which: str) -> Logged:
+    script, lines, kwargs = LOGGED[which]
+
+    def run(factory: ContainerFactory) -> Logged:
+        container = run_logged(factory, image, script, **kwargs)
+        return Logged(str(container.id), str(container.name), entries(journal, str(container.id), want=lines))
+
+    return once(containers, ("journald", image, which), run)
+
+
 def test_entries_carry_the_containers_identity(containers: ContainerFactory, base_image: str, journal: Any) -> None:
     """Each line MUST be an entry with CONTAINER_ID (12), CONTAINER_ID_FULL, CONTAINER_NAME and, with no tag
     option, CONTAINER_TAG = SYSLOG_IDENTIFIER = the short id."""
-    container = run_logged(containers, base_image, "echo identity-line", log_config=journald())
-    found = entries(journal, container.id)
-    assert [message(e) for e in found] == ["identity-line"]
-    entry = found[0]
-    assert (entry.get("CONTAINER_ID"), entry.get("CONTAINER_ID_FULL"), entry.get("CONTAINER_NAME")) == (
-        container.id[:12], container.id, container.name)
-    assert entry.get("SYSLOG_IDENTIFIER") == container.id[:12], entry.get("SYSLOG_IDENTIFIER")
+    ran = logged(containers, base_image, journal, "plain")
+    assert sorted(message(e) for e in ran.entries) == ["to-err", "to-out"]
+    for entry in ran.entries:
+        assert (entry.get("CONTAINER_ID"), entry.get("CONTAINER_ID_FULL"), entry.get("CONTAINER_NAME")) == (
+            ran.id[:12], ran.id, ran.name)
+        assert entry.get("SYSLOG_IDENTIFIER") == ran.id[:12], entry.get("SYSLOG_IDENTIFIER")
 
 
 def test_stdout_is_priority_6_and_stderr_priority_3(containers: ContainerFactory, base_image: str,
                                                     journal: Any) -> None:
     """stdout lines MUST be PRIORITY 6 (info), stderr lines PRIORITY 3 (err)."""
-    container = run_logged(containers, base_image, "echo to-out; echo to-err >&2", log_config=journald())
-    found = {message(e): e.get("PRIORITY") for e in entries(journal, container.id, want=2)}
+    found = {message(e): e.get("PRIORITY") for e in logged(containers, base_image, journal, "plain").entries}
     assert found == {"to-out": "6", "to-err": "3"}
 
 
 def test_tag_option_is_the_syslog_identifier(containers: ContainerFactory, base_image: str, journal: Any) -> None:
     """The ``tag`` option (a template) MUST be CONTAINER_TAG and SYSLOG_IDENTIFIER."""
-    container = run_logged(containers, base_image, "echo tagged", log_config=journald(tag="conf-{{.Name}}"))
-    entry = entries(journal, container.id)[0]
-    assert (entry.get("CONTAINER_TAG"), entry.get("SYSLOG_IDENTIFIER")) == (f"conf-{container.name}",) * 2
+    ran = logged(containers, base_image, journal, "options")
+    entry = ran.entries[0]
+    assert (entry.get("CONTAINER_TAG"), entry.get("SYSLOG_IDENTIFIER")) == (f"conf-{ran.name}",) * 2
 
 
 def test_labels_and_env_options_add_fields(containers: ContainerFactory, base_image: str, journal: Any) -> None:
     """The ``labels`` and ``env`` options SHOULD add those labels and variables as entry fields (keys upper-cased,
     other characters as _), as Docker's journald driver does."""
-    container = run_logged(containers, base_image, "echo with-extras",
-                           log_config=journald(labels="io.conformance.lbl", env="CONF_ENV"),
-                           labels={"io.conformance.lbl": "label-value"}, environment={"CONF_ENV": "env-value"})
-    entry = entries(journal, container.id)[0]
+    entry = logged(containers, base_image, journal, "options").entries[0]
     assert (entry.get("IO_CONFORMANCE_LBL"), entry.get("CONF_ENV")) == ("label-value", "env-value"), sorted(entry)
 
 
@@ -125,7 +152,7 @@ def test_a_long_line_arrives_as_partial_entries_that_join(containers: ContainerF
 @pytest.mark.parametrize("attempt", range(5))
 def test_follow_ends_when_the_container_exits(containers: ContainerFactory, base_image: str, attempt: int) -> None:
     """``logs?follow=1`` on a journald container MUST return every line and end when the container exits."""
-    container = containers.create(base_image, ["sh", "-c", "for i in 1 2 3; do echo line-$i; sleep 0.2; done"],
+    container = containers.create(base_image, ["sh", "-c", "for i in 1 2 3; do echo line-$i; sleep 0.1; done"],
                                   log_config=journald())
     container.start()
     got: list[bytes] = []

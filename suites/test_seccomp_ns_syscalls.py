@@ -5,8 +5,9 @@
 the engine's default seccomp profile: whether they succeed is for the container's capabilities to
 decide (systemd as PID 1 needs them without ``--privileged``). A static probe makes each raw
 syscall and prints its errno; each case runs under the default profile and under
-``seccomp=unconfined`` with the same capabilities: any difference is a seccomp denial. The probe is
-always PID 1 of its own PID namespace (it refuses ``reboot`` otherwise).
+``seccomp=unconfined`` with the same capabilities: any difference is a seccomp denial. One probe
+container per capability set and profile answers every syscall, each in a child process of its
+own (``reboot`` in the probe itself, PID 1 of its own PID namespace: it refuses otherwise).
 """
 
 from __future__ import annotations
@@ -15,26 +16,12 @@ import pytest
 
 from fixtures.containers import ContainerFactory
 from fixtures.harness import feature
-from fixtures.images import ImageProvider
-from fixtures.probes import compile_probe
+from fixtures.probes import syscall_outcomes
 
 pytestmark = [feature("seccomp-ns-syscalls"), pytest.mark.requires("seccomp")]
 
-UNCONFINED = ["seccomp=unconfined"]
-
-
-@pytest.fixture(scope="session")
-def probe_image(images: ImageProvider, base_image: str) -> str:
-    binary = compile_probe("sysprobe", images.cache_dir)
-    return images.derived("sysprobe", "FROM {base}\nCOPY sysprobe /sysprobe\n", base_image, {"sysprobe": binary})
-
-
 def probe(containers: ContainerFactory, image: str, syscall: str, caps: list[str], unconfined: bool) -> str:
-    result = containers.run(image, ["/sysprobe", syscall], cap_add=caps or None,
-                            security_opt=UNCONFINED if unconfined else None)
-    line = result.stdout.strip()
-    assert line.startswith(f"{syscall} ") and result.exit_code in (0, 1), (result.stdout, result.stderr)
-    return line.split()[1]
+    return syscall_outcomes(containers, image, tuple(caps), unconfined)[syscall]
 
 
 CASES = [
@@ -53,19 +40,19 @@ CASES = [
 
 @pytest.mark.parametrize(("syscall", "caps"), CASES)
 def test_default_profile_does_not_change_the_outcome(
-    containers: ContainerFactory, probe_image: str, syscall: str, caps: list[str]
+    containers: ContainerFactory, sysprobe_image: str, syscall: str, caps: list[str]
 ) -> None:
     """Under the default profile a syscall MUST end as it does with seccomp=unconfined and the same caps."""
-    confined = probe(containers, probe_image, syscall, caps, unconfined=False)
-    free = probe(containers, probe_image, syscall, caps, unconfined=True)
+    confined = probe(containers, sysprobe_image, syscall, caps, unconfined=False)
+    free = probe(containers, sysprobe_image, syscall, caps, unconfined=True)
     assert confined == free, f"seccomp changed {syscall} (caps {caps or 'default'}): {confined} vs unconfined {free}"
 
 
-def test_default_profile_is_in_force(containers: ContainerFactory, probe_image: str) -> None:
+def test_default_profile_is_in_force(containers: ContainerFactory, sysprobe_image: str) -> None:
     """Control case: the default profile MUST be applied (it refuses personality(ADDR_NO_RANDOMIZE),
     which the kernel allows), so the comparisons above compare a real profile with none."""
-    confined = probe(containers, probe_image, "personality", [], unconfined=False)
-    free = probe(containers, probe_image, "personality", [], unconfined=True)
+    confined = probe(containers, sysprobe_image, "personality", [], unconfined=False)
+    free = probe(containers, sysprobe_image, "personality", [], unconfined=True)
     assert confined in ("EPERM", "ENOSYS") and free != confined, (confined, free)
 
 
@@ -79,8 +66,8 @@ def test_default_profile_is_in_force(containers: ContainerFactory, probe_image: 
     ],
 )
 def test_capability_decides(
-    containers: ContainerFactory, probe_image: str, syscall: str, cap: str, allowed: set[str]
+    containers: ContainerFactory, sysprobe_image: str, syscall: str, cap: str, allowed: set[str]
 ) -> None:
     """With the capability the syscall MUST get past seccomp; without it the kernel MUST refuse (EPERM)."""
-    assert probe(containers, probe_image, syscall, [cap], unconfined=False) in allowed
-    assert probe(containers, probe_image, syscall, [], unconfined=False) == "EPERM"
+    assert probe(containers, sysprobe_image, syscall, [cap], unconfined=False) in allowed
+    assert probe(containers, sysprobe_image, syscall, [], unconfined=False) == "EPERM"

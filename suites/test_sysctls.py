@@ -16,6 +16,7 @@ import pytest
 
 from fixtures.containers import ContainerFactory
 from fixtures.harness import feature
+from fixtures.shared import Probe, batched
 
 pytestmark = [feature("sysctls"), pytest.mark.observes("HostConfig.Sysctls")]
 
@@ -39,7 +40,9 @@ def test_sysctl_value_reaches_the_container(
 ) -> None:
     """A namespaced sysctl MUST show its value in the container and leave the host's untouched."""
     host_before = engine_host.file(proc_path(key)).content_string.split()
-    result = containers.run(base_image, ["cat", proc_path(key)], sysctls={key: value})
+    probes = {str(p.values[0]): Probe(f"cat {proc_path(str(p.values[0]))}", {"Sysctls": {p.values[0]: p.values[1]}})
+              for p in NAMESPACED}  # one container sets them all; each test reads its own key
+    result = batched(containers, base_image, probes, key)
     assert result.exit_code == 0, result.stderr
     assert result.stdout.split() == value.split()
     assert engine_host.file(proc_path(key)).content_string.split() == host_before

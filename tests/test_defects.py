@@ -7,6 +7,7 @@ the suite (see the developers' guide).
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import run_pytest
-from tests.defects import Knobs, defect_proxy, proxy
+from tests.defects import Knobs, Mutation, defect_proxy, proxy
 
 
 def drop(*path: str) -> Callable[[dict[str, Any]], None]:
@@ -73,6 +74,36 @@ def test_suite_fails_on_an_engine_with_the_defect(engine_url: str, mutate: Calla
         run = run_pytest(test, f"--engine-url={url}", "--distro=busybox", timeout=300)
     assert run.returncode == 1, run.output[-3000:]
     assert "FAILED" in run.output or "XPASS" in run.output
+
+
+def replace_present(value: Any, *path: str) -> Callable[[dict[str, Any]], None]:
+    """Sets the field to ``value`` only in the creates that ask for it."""
+    def mutate(spec: dict[str, Any]) -> None:
+        node = spec
+        for key in path[:-1]:
+            node = node.get(key) or {}
+        if path[-1] in node:
+            node[path[-1]] = value
+    return mutate
+
+
+@pytest.mark.parametrize(("mutate", "module", "test"), [
+    pytest.param(drop("HostConfig", "CpuShares"), "suites/test_contract_resources.py",
+                 "test_cpu_shares_become_the_cgroup_weight", id="ignored-field-in-a-batch"),
+    pytest.param(replace_present("63", "HostConfig", "CpusetMems"), "suites/test_contract_resources.py",
+                 "test_cpuset_mems_restrict_the_memory_nodes", id="refused-field-in-a-batch"),
+    pytest.param(drop("WorkingDir"), "suites/test_core.py", "test_workdir_sets_cwd_and_is_created",
+                 id="ignored-config-field-in-a-batch"),
+])
+def test_a_defect_in_a_shared_container_fails_only_its_own_test(engine_url: str, mutate: Mutation, module: str,
+                                                                 test: str) -> None:
+    """Many tests read one shared container (fixtures/shared.py): an engine that ignores one field
+    fails that field's test alone; one that refuses a field makes the others run alone, and pass."""
+    socket_path = engine_url.removeprefix("unix://")
+    with defect_proxy(socket_path, mutate) as url:
+        run = run_pytest(module, f"--engine-url={url}", "--distro=busybox", "-rf", timeout=300)
+    failed = re.findall(r"^FAILED \S+::(\w+)", run.output, re.M)  # [busybox] and the reason left off
+    assert failed == [test], run.output[-3000:]
 
 
 def test_proxy_without_a_defect_passes(engine_url: str) -> None:

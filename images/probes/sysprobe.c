@@ -1,9 +1,14 @@
-/* sysprobe: makes one raw syscall and prints "<name> OK" or "<name> <ERRNO-NAME>".
+/* sysprobe: makes raw syscalls and prints, one line each in the order asked, "<name> OK",
+ * "<name> <ERRNO-NAME>" or "<name> SIG<n>" (killed, e.g. by a seccomp filter that kills).
  * Static, so it runs in any distro image (copied into a derived image by the harness).
  * Used by suites/test_seccomp_ns_syscalls.py to tell seccomp denials from capability denials.
  *
- *   sysprobe mount | umount2 | unshare-mnt | unshare-user | reboot-cad-off | name_to_handle_at | personality
- *            | keyctl | add_key   (denied by default seccomp profiles; no privilege needed otherwise)
+ *   sysprobe SYSCALL...   mount | umount2 | unshare-mnt | unshare-user | reboot-cad-off | name_to_handle_at
+ *            | personality | keyctl | add_key   (the last two are denied by default seccomp profiles; no
+ *            privilege needed otherwise)
+ * Each syscall runs in a child process of its own (one's effect cannot change another's outcome),
+ * except reboot-cad-off, which runs in the probe itself: only as PID 1 of its PID namespace.
+ * Exit status: the highest of the syscalls' (0 all OK, 1 some refused, 2 usage, 3 reboot not as PID 1).
  * (personality(ADDR_NO_RANDOMIZE): the kernel allows it, default profiles block it; the control case)
  */
 #define _GNU_SOURCE
@@ -16,6 +21,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/reboot.h>
 
@@ -44,17 +50,11 @@ static int report(const char *name, long rc) {
     return 1;
 }
 
-int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: sysprobe SYSCALL\n");
-        return 2;
-    }
-    const char *what = argv[1];
-    mkdir("/tmp/sysprobe-mnt", 0700);
+static int probe(const char *what) {
     if (!strcmp(what, "mount"))
         return report(what, syscall(SYS_mount, "none", "/tmp/sysprobe-mnt", "tmpfs", 0UL, NULL));
-    if (!strcmp(what, "umount2")) /* not a mount point: EINVAL when permitted, EPERM when not */
-        return report(what, syscall(SYS_umount2, "/tmp/sysprobe-mnt", 0));
+    if (!strcmp(what, "umount2")) /* never a mount point: EINVAL when permitted, EPERM when not */
+        return report(what, syscall(SYS_umount2, "/tmp/sysprobe-umnt", 0));
     if (!strcmp(what, "unshare-mnt"))
         return report(what, syscall(SYS_unshare, CLONE_NEWNS));
     if (!strcmp(what, "unshare-user"))
@@ -83,4 +83,41 @@ int main(int argc, char **argv) {
         return report(what, syscall(SYS_add_key, "user", "conformance", "x", 1L, -3L) < 0 ? -1 : 0);
     fprintf(stderr, "sysprobe: unknown syscall %s\n", what);
     return 2;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: sysprobe SYSCALL...\n");
+        return 2;
+    }
+    mkdir("/tmp/sysprobe-mnt", 0700);
+    mkdir("/tmp/sysprobe-umnt", 0700);
+    int worst = 0;
+    for (int i = 1; i < argc; i++) {
+        int rc, status;
+        fflush(stdout);
+        if (!strcmp(argv[i], "reboot-cad-off")) {
+            rc = probe(argv[i]);
+        } else {
+            pid_t pid = fork();
+            if (pid == 0) {
+                rc = probe(argv[i]);
+                fflush(stdout);
+                _exit(rc);
+            }
+            if (pid < 0 || waitpid(pid, &status, 0) < 0) {
+                printf("%s EFORK\n", argv[i]);
+                rc = 1;
+            } else if (WIFSIGNALED(status)) {
+                printf("%s SIG%d\n", argv[i], WTERMSIG(status));
+                rc = 1;
+            } else {
+                rc = WEXITSTATUS(status);
+            }
+        }
+        if (rc > worst)
+            worst = rc;
+    }
+    fflush(stdout);
+    return worst;
 }
