@@ -22,6 +22,7 @@ import pytest
 from fixtures.containers import ContainerFactory
 from fixtures.harness import feature
 from fixtures.probes import syscall_outcomes
+from fixtures.shared import once
 from fixtures.shell_probes import cap_set, mount_options
 
 pytestmark = feature("core-security-defaults")
@@ -58,15 +59,12 @@ echo "== sysrq"; (echo h > /proc/sysrq-trigger) 2>&1 && echo wrote-sysrq
 echo "== end"
 """.replace("{masked}", " ".join(MASKED))
 
-_probes: dict[str, dict[str, list[str]]] = {}
-
-
 @pytest.fixture
 def probe(containers: ContainerFactory, base_image: str) -> dict[str, list[str]]:
-    """The default container's facts, by section (one probe container per image and worker)."""
-    key = f"{containers.client.api.base_url}|{base_image}"
-    if key not in _probes:
-        result = containers.run(base_image, ["sh", "-c", PROBE])
+    """The default container's facts, by section (one probe container per image and run: fixtures/shared.py)."""
+
+    def run(factory: ContainerFactory) -> dict[str, list[str]]:
+        result = factory.run(base_image, ["sh", "-c", PROBE])
         assert "== end" in result.stdout, f"the default probe container failed: {result.output}"
         sections: dict[str, list[str]] = {}
         current = ""
@@ -76,8 +74,9 @@ def probe(containers: ContainerFactory, base_image: str) -> dict[str, list[str]]
                 sections[current] = []
             else:
                 sections[current].append(line)
-        _probes[key] = sections
-    return _probes[key]
+        return sections
+
+    return once(containers, ("security-defaults", base_image), run)
 
 
 def caps_named(value: int) -> set[str]:

@@ -4,15 +4,18 @@ this machine's sh, as it would in a container's)."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import time
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from fixtures.ahead import Ahead
-from fixtures.containers import RunResult
-from fixtures.shared import Probe, merge, once, script_of, sections_of
+from fixtures.containers import LABEL_RUN, RunResult
+from fixtures.shared import Probe, merge, once, script_of, sections_of, shared_dir
 
 PROBES = {
     "quiet": Probe("true"),
@@ -49,36 +52,45 @@ def test_fields_merge_mappings_and_env_and_refuse_two_values() -> None:
         merge({**probes, "c": Probe("true", {"Sysctls": {"a": "9"}})}, "host_config")
 
 
-class FakeApi:
-    base_url = "http+docker://fake-for-once"
-
-
 class FakeFactory:
-    """Only what once() reads of a container factory."""
+    """Only what once() reads of a container factory: the engine's URL, the run label, the timeout."""
 
-    def __init__(self) -> None:
-        self.client: Any = type("Client", (), {"api": FakeApi()})()
+    def __init__(self, run_id: str) -> None:
+        self.client: Any = type("Client", (), {"api": type("Api", (), {"base_url": "http+docker://fake"})()})()
+        self.labels = {LABEL_RUN: run_id}
+        self.wait_timeout = 5.0
 
 
-def test_once_keeps_an_answer_but_not_a_failure() -> None:
-    factory, calls = FakeFactory(), []
+@pytest.fixture
+def factory() -> Iterator[FakeFactory]:
+    run_id = f"test-shared-{uuid.uuid4().hex[:8]}"
+    yield FakeFactory(run_id)
+    shutil.rmtree(shared_dir(run_id), ignore_errors=True)
+
+
+def test_once_keeps_an_answer_for_the_run_but_not_a_failure(factory: FakeFactory,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
 
     def fails(_: Any) -> int:
         calls.append("fails")
         raise AssertionError("the probe failed")
 
-    for _ in range(2):  # not kept: each test that needs it runs it again (and fails alone)
-        with pytest.raises(AssertionError):
-            once(factory, "test_shared-failing", fails)  # type: ignore[arg-type]
     def answer(value: int) -> Any:
         def run(_: Any) -> int:
             calls.append(f"answer {value}")
             return value
         return run
 
-    assert once(factory, "test_shared-kept", answer(42)) == 42  # type: ignore[arg-type]
-    assert once(factory, "test_shared-kept", answer(0)) == 42  # type: ignore[arg-type]
+    for _ in range(2):  # not kept: each test that needs it runs it again (and fails alone)
+        with pytest.raises(AssertionError):
+            once(factory, "failing", fails)  # type: ignore[arg-type]
+    assert once(factory, "kept", answer(42)) == 42  # type: ignore[arg-type]
+    assert once(factory, "kept", answer(0)) == 42  # type: ignore[arg-type]
+    monkeypatch.setattr("fixtures.shared._kept", {})  # another worker of the same run: reads the run's answer
+    assert once(factory, "kept", answer(1)) == 42  # type: ignore[arg-type]
     assert calls == ["fails", "fails", "answer 42"]
+    assert sorted(p.suffix for p in shared_dir(factory.labels[LABEL_RUN]).iterdir()) == ["", ".lock", ".lock"]
 
 
 def slow_answer(containers: Any) -> str:
