@@ -65,9 +65,9 @@ def test_host_mode_joins_the_engines_namespace(containers: ContainerFactory, too
                                                engine_ns: Callable[[str], str], kind: str, field: str,
                                                keyword: str) -> None:
     """``<Kind>Mode: host`` MUST run the process in the engine's own namespace; the default MUST NOT."""
-    own = once(containers, ("host-mode", tool_image, "joint" if kind in JOINT else kind),  # PID and IPC: one container
-               lambda factory: namespaces(factory, tool_image, **({k: "host" for k in JOINT.values()}
-                                                                  if kind in JOINT else {keyword: "host"})))[kind]
+    modes = {k: "host" for k in JOINT.values()} if kind in JOINT else {keyword: "host"}  # PID and IPC: one container
+    own = once(containers, ("host-mode", tool_image, tuple(modes)),
+               lambda factory: namespaces(factory, tool_image, **modes))[kind]
     default = once(containers, ("namespaces", tool_image), lambda factory: namespaces(factory, tool_image))[kind]
     assert own == engine_ns(kind), f"{field}=host: {own}, the engine's is {engine_ns(kind)}"
     assert default != engine_ns(kind), f"without {field} the container shares the engine's {kind} namespace"
