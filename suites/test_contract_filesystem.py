@@ -13,6 +13,7 @@ tool image; a bind source is made on the engine host and removed after.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Any
 
@@ -69,13 +70,18 @@ def test_mounts_of_each_type_appear_with_their_options(containers: ContainerFact
 
 
 @pytest.mark.requires_api("HostConfig.Mounts")
-def test_mount_of_a_missing_bind_source_is_refused(containers: ContainerFactory, tool_image: str) -> None:
+def test_mount_of_a_missing_bind_source_is_refused(containers: ContainerFactory, tool_image: str,
+                                                   request: pytest.FixtureRequest) -> None:
     """A ``Mounts`` bind whose source does not exist MUST be refused, naming it (unlike ``Binds``,
     ``Mounts`` never creates it)."""
     missing = f"/tmp/conformance-missing-{uuid.uuid4().hex[:8]}"
-    with pytest.raises(docker.errors.APIError) as err:
-        containers.run(tool_image, ["true"], mounts=[docker.types.Mount("/b", missing, type="bind")])
-    assert missing in str(err.value), str(err.value)
+    try:
+        with pytest.raises(docker.errors.APIError) as err:
+            containers.run(tool_image, ["true"], mounts=[docker.types.Mount("/b", missing, type="bind")])
+        assert missing in str(err.value), str(err.value)
+    finally:  # an engine that creates the source anyway (Podman 4.3) leaves it on its host: the suite's to remove
+        with contextlib.suppress(pytest.skip.Exception):
+            request.getfixturevalue("engine_host").run("rmdir %s", missing)
 
 
 @pytest.mark.observes("HostConfig.Tmpfs")
