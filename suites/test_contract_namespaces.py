@@ -22,7 +22,6 @@ from fixtures import api
 from fixtures.containers import ContainerFactory
 from fixtures.engine import EngineFacts
 from fixtures.harness import Harness, feature
-from fixtures.hostside import engine_pid
 from fixtures.shared import Probe, batched, once
 
 pytestmark = feature("core-namespaces")
@@ -44,7 +43,7 @@ def namespaces(containers: ContainerFactory, image: str, **kwargs: Any) -> dict[
 @pytest.fixture
 def engine_ns(engine_host: Any, harness: Harness) -> Callable[[str], str]:
     """The namespace identity of the engine's own process on its host, by kind."""
-    pid = engine_pid(engine_host, harness.engine_socket)
+    pid = harness.engine_process(engine_host).pid
     return lambda kind: engine_host.check_output("readlink /proc/%s/ns/%s", pid, kind)
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from fixtures.engine import EngineFacts
 from fixtures.harness import Harness, feature
-from fixtures.hostside import Mount, engine_pid, mountinfo
+from fixtures.hostside import Mount, mountinfo
 
 pytestmark = feature("graphdriver-home-private")
 
@@ -47,7 +47,7 @@ SAMPLES = 6  # Podman's storage unmounts its home whenever one of its processes 
 def engine_mounts(harness: Harness, engine_host: Any, storage_home: str) -> list[Mount]:
     """The engine process's mount table, sampled (touching the storage between samples) until the home
     shows as a mount point or the samples run out; once for the module's tests."""
-    pid = engine_pid(engine_host, harness.engine_socket)
+    pid = harness.engine_process(engine_host).pid
     mounts: list[Mount] = []
     for _ in range(SAMPLES):
         mounts = mountinfo(str(engine_host.file(f"/proc/{pid}/mountinfo").content_string))

@@ -73,6 +73,7 @@ def test_poststop_hook_runs_when_the_container_is_deleted(operator: Operator, to
 def test_when_commands_select_and_exclude(operator: Operator, tool_image: str) -> None:
     """``when.commands`` MUST run the hook for a container whose args[0] matches and MUST NOT for one whose
     args[0] does not (hooks 1.0.0 ``when``)."""
+    operator.require_conditions()
     hook = operator.hook(["prestart"], SELECTOR)
     selected = run_selected(operator, tool_image)
     other = operator.containers.start(tool_image, ["/bin/sh", "-c", "exit 0"])
@@ -86,6 +87,7 @@ def test_when_commands_select_and_exclude(operator: Operator, tool_image: str) -
 def test_when_annotations_select_and_exclude(operator: Operator, tool_image: str, engine_facts: EngineFacts) -> None:
     """``when.annotations`` MUST run the hook for a container carrying an annotation whose key and value match,
     and MUST NOT for one whose value does not (hooks 1.0.0 ``when``)."""
+    operator.require_conditions()
     key = f"io.conformance.hook-{operator.token}"
     hook = operator.hook(["prestart"], annotations={f"^{key.replace('.', '[.]')}$": "^yes$"})
     selected = create_annotated(operator, tool_image, ["true"], {key: "yes"}, engine_facts)

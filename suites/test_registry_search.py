@@ -28,7 +28,13 @@ def search(setup: Setup, term: str, **params: Any) -> list[dict[str, Any]]:
 
 
 def names(results: list[dict[str, Any]]) -> set[str]:
-    return {str(r.get("name") or r.get("Name")) for r in results}
+    """Each result as REGISTRY/NAME: its name, prefixed with the registry it names in ``registry_name``
+    (Red Hat docker names the registry there, and the repository without it)."""
+    found = set()
+    for r in results:
+        name, registry = str(r.get("name") or r.get("Name")), r.get("registry_name") or r.get("index_name")
+        found.add(f"{registry}/{name}" if registry and not name.startswith(f"{registry}/") else name)
+    return found
 
 
 def test_search_looks_in_every_configured_registry(registry_engine: Setup | str, record_property: Any) -> None:
@@ -78,10 +84,11 @@ def test_limit_caps_the_results_per_registry(registry_engine: Setup | str) -> No
 
 def test_filters_select_results(registry_engine: Setup | str) -> None:
     """``filters`` MUST select: no image in these registries is official, so ``is-official=true``
-    returns none while the unfiltered search returns some; a malformed filter MUST be refused."""
+    returns none while the unfiltered search returns some (both asked of A alone, by a qualified term);
+    a malformed filter MUST be refused."""
     setup = ready(registry_engine)
-    assert search(setup, "conformance")
-    assert search(setup, "conformance", filters='{"is-official": ["true"]}') == []
+    assert names(search(setup, f"{A}/conformance")) == {f"{A}/conformance/in-both", f"{A}/conformance/only-in-a"}
+    assert search(setup, f"{A}/conformance", filters='{"is-official": ["true"]}') == []
     answer = setup.client.api.get(f"{setup.client.api.base_url}/v{setup.client.api.api_version}/images/search",
                                   params={"term": "conformance", "filters": "{not json"}, timeout=60)
     assert answer.status_code in (400, 500), f"a malformed filter answered {answer.status_code}"

@@ -6,7 +6,9 @@ An operator offers host files to every container: a ``SRC:/run/secrets`` line in
 through the engine's own mechanism (upstream Moby has none: these tests fail with what was
 probed). Then, with nothing asked at create:
 
-- every container MUST see each file at ``/run/secrets/<name>`` with its content and its mode;
+- every container MUST see each file at ``/run/secrets/<name>`` with its content;
+- each file SHOULD keep its source's mode (Podman binds the source; Red Hat docker copies every
+  secret with mode 0700 whatever the source's, container/secrets.go — the patch states no mode);
 - a write inside (changing a secret, adding a file) MUST NOT reach the host's files;
 - a build's RUN steps MUST see them too, and the built image MUST keep nothing of them (no layer
   holds a ``run/secrets`` entry of theirs).
@@ -39,14 +41,25 @@ def secrets(operator: Operator) -> Iterator[str]:
     yield operator.secrets({"conformance-token": TOKEN, "conformance-note": NOTE})
 
 
-def test_every_container_sees_the_secrets_with_their_modes(operator: Operator, secrets: str, base_image: str) -> None:
-    """Each secret MUST be at /run/secrets/<name> in a container that asked for nothing, with its content and
-    its file mode (docker PR 6075)."""
-    script = f"for f in conformance-token conformance-note; do stat -c '%n %a' {secrets}/$f; cat {secrets}/$f; done"
-    result = operator.containers.run(base_image, ["sh", "-c", script])
+def read_secrets(operator: Operator, secrets: str, image: str, show: str) -> list[str]:
+    """``show`` (a shell command on ``$f``) for each secret, from a container that asked for nothing."""
+    script = f"for f in {secrets}/conformance-token {secrets}/conformance-note; do {show}; done"
+    result = operator.containers.run(image, ["sh", "-c", script])
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.split("\n")[:4] == [f"{secrets}/conformance-token 600", TOKEN[1].strip(),
-                                            f"{secrets}/conformance-note 644", NOTE[1].strip()], result.stdout
+    return result.stdout.splitlines()
+
+
+def test_every_container_sees_the_secrets(operator: Operator, secrets: str, base_image: str) -> None:
+    """Each secret MUST be at /run/secrets/<name> in a container that asked for nothing, with its content
+    (docker PR 6075)."""
+    assert read_secrets(operator, secrets, base_image, 'cat "$f"') == [TOKEN[1].strip(), NOTE[1].strip()]
+
+
+def test_secrets_keep_their_modes(operator: Operator, secrets: str, tool_image: str) -> None:
+    """Each secret SHOULD have its source's file mode inside (0600 stays 0600: a copy readable by more
+    than the source was is a weaker secret); Red Hat docker writes every copy 0700."""
+    assert read_secrets(operator, secrets, tool_image, "stat -c '%n %a' \"$f\"") == [
+        f"{secrets}/conformance-token {TOKEN[0][1:]}", f"{secrets}/conformance-note {NOTE[0][1:]}"]
 
 
 def test_writes_inside_do_not_reach_the_host(operator: Operator, secrets: str, tool_image: str) -> None:
@@ -68,7 +81,7 @@ def built(operator: Operator, secrets: str, tool_image: str) -> Iterator[tuple[s
     tag = f"localhost/conformance/secrets-build:{uuid.uuid4().hex[:12]}"
     dockerfile = (f"FROM {tool_image}\n"
                   f'RUN test "$(cat {secrets}/conformance-token)" = "{TOKEN[1].strip()}" '
-                  f'&& test "$(stat -c %a {secrets}/conformance-token)" = 600 && echo secret-seen-in-$((6 * 7))\n'
+                  f'&& echo secret-seen-in-$((6 * 7))\n'
                   "RUN echo built > /built\n")
     client = operator.site.client
     log = [str(chunk.get("stream") or chunk.get("error") or "") for chunk in client.api.build(
@@ -79,8 +92,8 @@ def built(operator: Operator, secrets: str, tool_image: str) -> Iterator[tuple[s
 
 
 def test_build_run_steps_see_the_secrets(built: tuple[str, str]) -> None:
-    """A build's RUN step MUST see the secrets as containers do, with their modes (the step fails if the token
-    is not there, or not 0600)."""
+    """A build's RUN step MUST see the secrets as containers do (the step fails if the token is not there
+    with its content)."""
     assert "secret-seen-in-42" in built[1], built[1][-1500:]
 
 

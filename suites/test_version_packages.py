@@ -19,7 +19,6 @@ import pytest
 
 from fixtures.engine import EngineFacts
 from fixtures.harness import Harness, feature
-from fixtures.hostside import engine_binary
 
 pytestmark = feature("version-packages")
 
@@ -120,7 +119,7 @@ def test_reported_packages_match_the_host_package_database(
     found = {}
     for component, reported in packages.items():
         if component == ENGINE_PACKAGE:
-            binary = engine_binary(engine_host, harness.engine_socket)
+            binary = harness.engine_process(engine_host).exe
             db, on_host = package_owning(engine_host, binary)
             component = f"{ENGINE_PACKAGE} (binary {binary})"
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -34,11 +35,17 @@ def child_env(env: dict[str, str] | None = None) -> dict[str, str]:
     return full_env
 
 
+def default_sigint() -> None:
+    """The child's SIGINT back to its default: a parent started with ``nohup ... &`` ignores it, and an
+    ignored disposition is inherited across exec, so Ctrl-C would never reach the child."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def spawn_pytest(*args: str, cwd: Path = ROOT) -> subprocess.Popen[str]:
     """Starts pytest in a child process, to be signalled or watched while it runs."""
     return subprocess.Popen(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=cwd, env=child_env(),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=default_sigint,
     )
 
 

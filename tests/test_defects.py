@@ -8,6 +8,7 @@ the suite (see the developers' guide).
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from collections.abc import Callable
 from typing import Any
@@ -123,12 +124,13 @@ def host_dpkg(package: str) -> str:
 @pytest.mark.parametrize("correct", [True, False], ids=["right-package", "wrong-package"])
 def test_red_hat_pkgversion_is_checked_against_the_binarys_package(engine_url: str, correct: bool) -> None:
     """An engine reporting Red Hat's top-level PkgVersion (emulated: the proxy adds it to the real dockerd's
-    /version) passes version-packages when it names the package owning dockerd, and fails when it does not."""
+    /version) passes version-packages when it names the package owning dockerd, and fails when it does not.
+    The proxy holds the socket the run is given, so the engine's binary is named (--engine-binary)."""
     package = host_dpkg("docker.io") if correct else "docker.io_1.13.1-0redhat_amd64"
     knobs = Knobs(lambda spec: None, version_extra={"PkgVersion": package})
     with proxy(engine_url.removeprefix("unix://"), knobs) as url:
         run = run_pytest("suites/test_version_packages.py", f"--engine-url={url}", "--no-expectations",
-                         "-rA", timeout=120)
+                         f"--engine-binary={shutil.which('dockerd')}", "-rA", timeout=120)
     if correct:
         assert run.returncode == 0, run.output[-3000:]
         assert "4 passed" in run.output, run.output[-3000:]
@@ -137,3 +139,15 @@ def test_red_hat_pkgversion_is_checked_against_the_binarys_package(engine_url: s
         assert "FAILED suites/test_version_packages.py::test_reported_packages_match_the_host_package_database" \
             in run.output, run.output[-3000:]
         assert "docker.io_1.13.1-0redhat_amd64" in run.output
+
+
+def test_an_engine_behind_a_proxy_is_not_guessed_from_path(engine_url: str) -> None:
+    """Behind an API proxy (its socket held by a python process, not an engine) and without --engine-binary,
+    version-packages fails saying who holds the socket and what to pass, never comparing PATH's dockerd."""
+    knobs = Knobs(lambda spec: None, version_extra={"PkgVersion": host_dpkg("docker.io")})
+    with proxy(engine_url.removeprefix("unix://"), knobs) as url:
+        run = run_pytest("suites/test_version_packages.py", f"--engine-url={url}", "--no-expectations",
+                         "-rA", timeout=120)
+    assert run.returncode == 1, run.output[-3000:]
+    assert re.search(r"no engine binary holds the engine's socket \S+ \(held by \S*python\S*\[\d+\]\): pass "
+                     r"--engine-binary=PATH", run.output), run.output[-3000:]

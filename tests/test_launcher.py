@@ -4,6 +4,8 @@ instance (process, shim, mount, loop device, cgroup) outlives the run."""
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -83,3 +85,31 @@ def test_bad_launcher_option_is_one_line(engine_url: str, value: str) -> None:
                      f"--engine-launcher={value}", timeout=120)
     errors = [line for line in run.output.splitlines() if line.startswith("ERROR:")]
     assert run.returncode not in (0, 1) and len(errors) == 1 and "--engine-launcher" in errors[0], run.output[-2000:]
+
+
+SUITE_ANY_INSTANCE = '''
+from fixtures.harness import feature
+from fixtures.launcher import EngineConfig
+
+pytestmark = feature("core")
+
+
+def test_asks_for_an_instance(launch):
+    launch(EngineConfig("docker"))
+'''
+RHDOCKER = Path("/usr/bin/dockerd-current")  # Red Hat's docker 1.13.1 (ci/engines up rhdocker installs it)
+
+
+def test_an_instance_of_another_engine_is_caught_before_it_is_used(engine_url: str, mini_project: Path) -> None:
+    """The managed Docker under test, with --engine-launcher naming Red Hat's dockerd-current: the instance
+    starts, and its /version (1.13.1, another package) fails the test that asked for it, saying what ran."""
+    if not RHDOCKER.exists():
+        pytest.skip(f"not applicable: no {RHDOCKER} (Red Hat docker 1.13.1; `ci/engines up rhdocker` installs it)")
+    (mini_project / "suites" / "test_launch.py").write_text(SUITE_ANY_INSTANCE)
+    run = run_pytest(f"--engine-url={engine_url}", "suites/", "--no-expectations",
+                     f"--engine-launcher=docker:{RHDOCKER}", cwd=mini_project, timeout=180,
+                     env={"PATH": f"/usr/libexec/docker:{os.environ.get('PATH', '')}"})  # its containerd, runc
+    assert run.returncode == 1, run.output[-3000:]
+    assert f"launched {RHDOCKER}, which is docker 1.13.1" in run.output, run.output[-3000:]
+    assert re.search(r"not the engine under test \(docker (?!1\.13\.1)\d", run.output), run.output[-3000:]
+    assert leftovers() == []

@@ -156,25 +156,45 @@ SYSCTL_KEYS = ["net/core/somaxconn", "kernel/shmmax", "kernel/msgmax", "kernel/s
                "vm/swappiness", "kernel/hostname"]
 
 
+# Where engines keep what they mount (their data and state roots): other daemons mount and unmount there
+# meanwhile, so only the host's own mounts and what the run's engine leaves behind are compared.
+ENGINE_PLACES = ("/var/lib/conformance", "/var/lib/docker", "/var/lib/containers", "/run/docker", "/run/netns",
+                 "/run/containers", "/run/conformance", "/run/user", "/run/libpod", "/run/crun", "/run/runc")
+
+
+def mounts() -> dict[str, str]:
+    """Mount point → root, options, propagation, type and source (mountinfo without the ids)."""
+    found = {}
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields = line.split()
+        found[fields[4]] = " ".join([fields[3], *fields[5:]])
+    return found
+
+
 def host_state() -> dict[str, str]:
     state = {key: Path("/proc/sys", key).read_text() for key in SYSCTL_KEYS}
-    mounts = [" ".join(line.split()[3:]) for line in Path("/proc/self/mountinfo").read_text().splitlines()]
-    state["mounts"] = "\n".join(sorted(mounts))
+    state["host mounts"] = "\n".join(f"{k} {v}" for k, v in sorted(mounts().items())
+                                     if not k.startswith(ENGINE_PLACES))
     return state
 
 
+def left_mounts(before: dict[str, str], engine_root: str) -> list[str]:
+    """Mounts the run can have left: new ones below its engine's root or the suite's temporary dirs."""
+    return sorted(k for k in set(mounts()) - set(before) if k.startswith((engine_root + "/", "/tmp/conformance")))
+
+
 def test_host_sysctls_and_mounts_are_as_before(client: docker.DockerClient, engine_url: str) -> None:
-    """After the suites that touch sysctls, mounts and capabilities, the host is as it was and no
-    container of the run (with added capabilities or relaxed seccomp) still runs."""
-    before = host_state()
+    """After the suites that touch sysctls, mounts and capabilities, the host is as it was — its sysctls, its
+    own mounts (options and propagation) — no mount is left below the engine's root, and no container of
+    the run (with added capabilities or relaxed seccomp) still runs."""
+    before, before_mounts = host_state(), mounts()
     run_id = f"host-{uuid.uuid4().hex[:8]}"
     run = run_pytest("suites/test_sysctls.py", "suites/test_volume_rprivate_archive.py",
                      "suites/test_seccomp_ns_syscalls.py", "--distro=busybox", f"--engine-url={engine_url}",
                      f"--run-id={run_id}", "-n", "2")
     assert run.returncode == 0, run.output[-2000:]
-    after = host_state()
-    assert {k: v for k, v in after.items() if k != "mounts"} == {k: v for k, v in before.items() if k != "mounts"}
-    assert after["mounts"] == before["mounts"]
+    assert host_state() == before
+    assert left_mounts(before_mounts, str(client.info()["DockerRootDir"])) == []
     assert run_objects(client, run_id) == []
     relaxed = [c.name for c in client.containers.list()
                if c.attrs["HostConfig"].get("CapAdd") or c.attrs["HostConfig"].get("SecurityOpt")]
