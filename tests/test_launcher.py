@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from fixtures.launcher import LAUNCH_ROOT, processes_mentioning
-from tests.conftest import run_pytest
+from tests.conftest import run_pytest, spawn_pytest
 
 SUITE = '''
 from fixtures.harness import feature
@@ -112,4 +114,48 @@ def test_an_instance_of_another_engine_is_caught_before_it_is_used(engine_url: s
     assert run.returncode == 1, run.output[-3000:]
     assert f"launched {RHDOCKER}, which is docker 1.13.1" in run.output, run.output[-3000:]
     assert re.search(r"not the engine under test \(docker (?!1\.13\.1)\d", run.output), run.output[-3000:]
+    assert leftovers() == []
+
+
+SUITE_HOLDS_AN_INSTANCE = '''
+import time
+
+from fixtures.harness import feature
+from fixtures.launcher import EngineConfig
+
+pytestmark = feature("core")
+
+
+def test_holds_an_instance(launch):
+    instance = launch(EngineConfig("docker", storage="btrfs"))
+    print("INSTANCE-UP", instance.root, flush=True)
+    time.sleep(300)
+'''
+
+
+def test_instances_of_a_killed_run_are_reaped_by_the_next(engine_url: str, mini_project: Path) -> None:
+    """A run killed with SIGKILL leaves its instance (dockerd, containerd, a loop-mounted btrfs) running; the
+    next run's start reaps it — processes, mounts, loop device, root — because its owner process is gone."""
+    (mini_project / "suites" / "test_hold.py").write_text(SUITE_HOLDS_AN_INSTANCE)
+    proc = spawn_pytest(f"--engine-url={engine_url}", "suites/", "--no-expectations", "-s", cwd=mini_project)
+    try:
+        deadline = time.monotonic() + 120
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "INSTANCE-UP" in line or time.monotonic() > deadline:
+                break
+        assert "INSTANCE-UP" in line, line
+        assert leftovers() != [], "the instance was not up"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    time.sleep(1)
+    assert leftovers() != [], "nothing was left by the killed run: the test shows nothing"
+    (mini_project / "suites" / "test_hold.py").write_text(SUITE)
+    run = run_pytest(f"--engine-url={engine_url}", "suites/", "--no-expectations", "-k", "runs_without",
+                     cwd=mini_project, timeout=180)
+    assert run.returncode == 0, run.output[-3000:]
+    assert "reaped" in run.output and "instance " in run.output, run.output[-3000:]
     assert leftovers() == []
