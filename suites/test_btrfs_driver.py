@@ -27,9 +27,9 @@ pytestmark = feature("btrfs-driver")
 
 
 def btrfs_config(kind: str, storage: str = "btrfs") -> EngineConfig:
-    flags = ("--storage-driver=btrfs",) if kind == "docker" else ()
-    files = (("storage.conf", '[storage]\ndriver = "btrfs"\n'),) if kind == "podman" else ()
-    return EngineConfig(kind, flags=flags, files=files, storage=storage, name=f"{kind} on btrfs" if storage else "")
+    """The btrfs driver, on a loop-mounted btrfs data root (``storage``) or on the plain one (``""``)."""
+    return EngineConfig(kind, storage_driver="btrfs", storage=storage,
+                        name=f"{kind} on btrfs" if storage else f"{kind} btrfs driver on a root that is not btrfs")
 
 
 @pytest.fixture

@@ -33,12 +33,9 @@ def device_mapper(engine_host: Any) -> None:
 
 
 def devmapper_config(kind: str, min_free: str) -> EngineConfig:
-    if kind == "docker":
-        flags = ("--storage-driver=devicemapper", "--storage-opt=dm.loopdatasize=1G", "--storage-opt=dm.basesize=2G",
-                 f"--storage-opt=dm.min_free_space={min_free}")
-        return EngineConfig("docker", flags=flags, name=f"docker devicemapper min_free_space={min_free}")
-    conf = f'[storage]\ndriver = "devicemapper"\n[storage.options.thinpool]\nmin_free_space = "{min_free}"\n'
-    return EngineConfig("podman", files=(("storage.conf", conf),), name=f"podman devicemapper {min_free}")
+    """devicemapper on a loopback pool (dockerd; Podman's thin pool) with ``min_free_space``."""
+    return EngineConfig(kind, storage_driver="devicemapper", name=f"{kind} devicemapper min_free_space={min_free}",
+                        storage_options=(("loopdatasize", "1G"), ("basesize", "2G"), ("min_free_space", min_free)))
 
 
 def test_bad_min_free_space_stops_the_engine(device_mapper: None, engine_instances: Instances,
