@@ -150,3 +150,17 @@ def test_every_requires_api_in_the_suites_names_a_known_parameter() -> None:
             for name in re.findall(r'"([^"]+)"', call)}
     assert used, "no suite declares an API-gated parameter"
     assert used <= set(api.parameters()), used - set(api.parameters())
+
+
+def test_the_same_engine_rootless_rootful_and_remapped_is_told_apart_in_reports() -> None:
+    """One engine build answers the same /version in every configuration: only /info's SecurityOptions (and
+    Podman's libpod /info) say rootless or userns, and the names reports use say so too."""
+    data = json.loads((DATA / "docker-20.10-debian12.json").read_text())
+    names = {}
+    for config, extra in (("rootful", []), ("rootless", ["name=rootless"]), ("userns", ["name=userns"])):
+        info = {**data["info"], "SecurityOptions": [*data["info"].get("SecurityOptions", []), *extra]}
+        facts = detect(FakeClient(data["version"], info))  # type: ignore[arg-type]
+        names[config] = (facts.name, facts.rootless, facts.userns, facts.settings()["rootless"])
+    assert names == {"rootful": ("docker-20.10.24+dfsg1", False, False, "false"),
+                     "rootless": ("docker-20.10.24+dfsg1-rootless", True, False, "true"),
+                     "userns": ("docker-20.10.24+dfsg1-userns", False, True, "false")}
