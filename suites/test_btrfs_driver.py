@@ -20,6 +20,7 @@ import docker
 import pytest
 
 from fixtures.engine import EngineFacts
+from fixtures.engine_fixtures import require_launcher
 from fixtures.harness import Harness, feature
 from fixtures.launcher import EngineConfig, Instance, Instances, LaunchError
 
@@ -98,8 +99,7 @@ def test_btrfs_driver_on_a_root_that_is_not_btrfs_is_refused(engine_instances: I
                                                             engine_facts: EngineFacts, harness: Harness) -> None:
     """The btrfs driver on a data root that is not btrfs MUST NOT start the engine, saying why."""
     config = btrfs_config(engine_facts.kind, storage="")
-    if config.kind not in engine_instances.launchers:
-        pytest.skip(f"not applicable: no {config.kind} binary to launch instances with: {harness.no_launcher}")
+    require_launcher(engine_instances, harness, config.kind)
     with pytest.raises(LaunchError) as err:
         engine_instances.get(config)
     said = err.value.log  # what the engine wrote, not the harness's message (which names the configuration)

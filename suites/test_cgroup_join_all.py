@@ -17,7 +17,7 @@ import pytest
 from fixtures.containers import ContainerFactory
 from fixtures.harness import feature
 
-pytestmark = feature("cgroup-join-all")
+pytestmark = [feature("cgroup-join-all"), pytest.mark.requires("cgroups")]
 
 
 def parse(text: str) -> dict[str, str]:

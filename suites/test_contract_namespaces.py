@@ -20,8 +20,9 @@ from docker.models.containers import Container
 
 from fixtures import api
 from fixtures.containers import ContainerFactory
-from fixtures.engine import EngineFacts
+from fixtures.engine import EngineFacts, remapped_root
 from fixtures.harness import Harness, feature
+from fixtures.idmap import IdMap, host_namespaces, parse_ranges, process_ids
 from fixtures.shared import Probe, batched, once
 
 pytestmark = feature("core-namespaces")
@@ -62,9 +63,12 @@ def join_target(module_containers: ContainerFactory, tool_image: str, engine_fac
 ])
 def test_host_mode_joins_the_engines_namespace(containers: ContainerFactory, tool_image: str,
                                                engine_ns: Callable[[str], str], kind: str, field: str,
-                                               keyword: str) -> None:
-    """``<Kind>Mode: host`` MUST run the process in the engine's own namespace; the default MUST NOT."""
+                                               keyword: str, engine_facts: EngineFacts) -> None:
+    """``<Kind>Mode: host`` MUST run the process in the engine's own namespace; the default MUST NOT.
+    Under a daemon-wide remap the container also asks ``UsernsMode: host`` where Docker requires it
+    (fixtures/idmap.py, host_namespaces)."""
     modes = {k: "host" for k in JOINT.values()} if kind in JOINT else {keyword: "host"}  # PID and IPC: one container
+    modes = host_namespaces(engine_facts, **modes)
     own = once(containers, ("host-mode", tool_image, tuple(modes)),
                lambda factory: namespaces(factory, tool_image, **modes))[kind]
     default = once(containers, ("namespaces", tool_image), lambda factory: namespaces(factory, tool_image))[kind]
@@ -124,10 +128,17 @@ def test_network_none_leaves_only_loopback(containers: ContainerFactory, tool_im
 
 
 @pytest.mark.observes("HostConfig.UsernsMode")
-def test_userns_host_keeps_the_identity_mapping(containers: ContainerFactory, tool_image: str) -> None:
-    """``UsernsMode: host`` MUST run the process with the host's user ids (``uid_map`` is the identity)."""
+def test_userns_host_keeps_the_engines_own_mapping(containers: ContainerFactory, tool_image: str,
+                                                  engine_host: Any, harness: Harness) -> None:
+    """``UsernsMode: host`` MUST run the process with the engine's own user ids: its ``uid_map`` is the
+    engine process's on its host — the identity for an engine running as root in the host's user
+    namespace (a daemon-wide ``--userns-remap`` included: "host" opts out of it, moby
+    daemon/oci_linux.go), the engine's own map for a rootless one (Podman's and rootlesskit's
+    namespace: ``podman unshare cat /proc/self/uid_map``)."""
     result = batched(containers, tool_image, PROBES, "UsernsMode")
-    assert result.stdout.split() == ["0", "0", "4294967295"], result.output
+    pid = harness.engine_process(engine_host).pid
+    assert parse_ranges(result.stdout) == parse_ranges(engine_host.file(f"/proc/{pid}/uid_map").content_string), \
+        result.output
 
 
 @pytest.mark.observes("HostConfig.CgroupnsMode")
@@ -152,3 +163,46 @@ def test_unknown_cgroupns_mode_is_refused(containers: ContainerFactory, tool_ima
     with pytest.raises(docker.errors.APIError) as err:
         containers.run_raw(tool_image, ["true"], {"CgroupnsMode": "conformance-bogus"})
     assert "conformance-bogus" in str(err.value), str(err.value)
+
+
+def expected_root(engine_facts: EngineFacts, engine_host: Any, harness: Harness) -> tuple[tuple[int, int], str]:
+    """The host ids a container's root MUST have, from how the engine is configured: a rootless engine's
+    own user (its process on the host), a remapping dockerd's remapped root (its DockerRootDir), else root."""
+    if engine_facts.rootless:
+        pid = harness.engine_process(engine_host).pid
+        return process_ids(engine_host.file(f"/proc/{pid}/status").content_string), "the rootless engine's own user"
+    remapped = remapped_root(str(engine_facts.raw_info.get("DockerRootDir", ""))) if engine_facts.userns else None
+    if remapped:
+        return remapped, f"the remapped root of DockerRootDir={engine_facts.raw_info.get('DockerRootDir')}"
+    return (0, 0), "root: the engine runs containers in the host's user namespace"
+
+
+def test_files_the_containers_root_writes_belong_to_its_host_user(containers: ContainerFactory, tool_image: str,
+                                                                  host_dir: str, engine_host: Any, harness: Harness,
+                                                                  engine_facts: EngineFacts, id_map: IdMap) -> None:
+    """A file the container's root writes to a bind MUST belong, on the host, to the user the engine maps
+    the container's root to (user_namespaces(7)): the rootless engine's own user (Podman's rootless
+    mode, dockerd-rootless), ``--userns-remap``'s subordinate root (moby PR 12648), root otherwise; and
+    the container's own uid_map MUST say so."""
+    (uid, gid), who = expected_root(engine_facts, engine_host, harness)
+    result = containers.run(tool_image, ["sh", "-c", "id -u; echo x > /b/by-root"], volumes=[f"{host_dir}:/b"])
+    assert (result.exit_code, result.stdout.split()) == (0, ["0"]), result.output
+    owner = engine_host.check_output("stat -c '%%u %%g' %s", f"{host_dir}/by-root").split()
+    assert [int(o) for o in owner] == [uid, gid], f"expected {who} ({uid}:{gid}); id map {id_map.describe()}"
+    assert (id_map.host_uid(0), id_map.host_gid(0)) == (uid, gid), id_map.describe()
+
+
+def test_the_containers_root_cannot_read_what_its_host_user_cannot(containers: ContainerFactory, tool_image: str,
+                                                                   host_dir: str, engine_host: Any, harness: Harness,
+                                                                   engine_facts: EngineFacts) -> None:
+    """Where the container's root is an unprivileged user on the host (rootless, remapped), a host file
+    only the host's root may read (0600 root:root) MUST stay unreadable to it inside (EACCES: its
+    capabilities hold in its own user namespace only); where it is the host's root it reads it."""
+    (uid, _), who = expected_root(engine_facts, engine_host, harness)
+    engine_host.run_expect([0], "echo secret > %s && chown 0:0 %s && chmod 0600 %s",
+                           *[f"{host_dir}/root-only"] * 3)
+    result = containers.run(tool_image, ["cat", "/b/root-only"], volumes=[f"{host_dir}:/b"])
+    if uid == 0:
+        assert (result.exit_code, result.stdout) == (0, "secret\n"), f"{who}: {result.output}"
+    else:
+        assert result.exit_code != 0 and "permission denied" in result.stderr.lower(), f"{who}: {result.output}"

@@ -22,7 +22,9 @@ import docker.types
 import pytest
 
 from fixtures.containers import ContainerFactory
+from fixtures.engine import EngineFacts
 from fixtures.harness import feature
+from fixtures.idmap import host_namespaces
 from fixtures.shared import Probe, batched
 
 pytestmark = feature("core-network")
@@ -40,10 +42,10 @@ PROBES = {  # fields set on one container (fixtures/shared.py): resolver, hosts 
 }
 
 
-def fetch(containers: ContainerFactory, image: str, url: str) -> str:
+def fetch(containers: ContainerFactory, image: str, url: str, facts: EngineFacts) -> str:
     """What a container in the engine's own network namespace gets from ``url`` (retried for 5 s)."""
     script = f"for i in $(seq 1 25); do wget -qO- {url} && exit 0; sleep 0.2; done; exit 1"
-    result = containers.run(image, ["sh", "-c", script], network_mode="host")
+    result = containers.run(image, ["sh", "-c", script], **host_namespaces(facts, network_mode="host"))
     return result.stdout if result.exit_code == 0 else f"(nothing: {result.stderr.strip()})"
 
 
@@ -103,13 +105,56 @@ def test_network_disabled_leaves_only_loopback(containers: ContainerFactory, too
 
 
 @pytest.mark.observes("HostConfig.PortBindings")
-def test_port_binding_reaches_the_container(containers: ContainerFactory, tool_image: str) -> None:
+def test_port_binding_reaches_the_container(containers: ContainerFactory, tool_image: str,
+                                            engine_facts: EngineFacts) -> None:
     """``PortBindings`` MUST publish the container port on the host address and port given: a request
     to it from the engine's network namespace reaches the container's server."""
     port = random.randrange(20000, 30000)
     server = containers.start(tool_image, ["sh", "-c", SERVE], ports={"8080/tcp": ("127.0.0.1", port)})
     assert host_port(server) == str(port)
-    assert fetch(containers, tool_image, f"http://127.0.0.1:{port}/") == "conformance-port\n"
+    assert fetch(containers, tool_image, f"http://127.0.0.1:{port}/", engine_facts) == "conformance-port\n"
+
+
+def unprivileged_port_start(engine_host: Any) -> int:
+    """The engine host's ``net.ipv4.ip_unprivileged_port_start``: the lowest port an unprivileged
+    process may bind (ip-sysctl.txt; 1024 unless set), what a rootless engine's port driver is."""
+    return int(engine_host.file("/proc/sys/net/ipv4/ip_unprivileged_port_start").content_string)
+
+
+@pytest.mark.observes("HostConfig.PortBindings")
+def test_port_binding_below_1024_reaches_the_container(containers: ContainerFactory, tool_image: str,
+                                                       engine_facts: EngineFacts, engine_host: Any) -> None:
+    """A host port below 1024 MUST be published like any other where the engine may bind it: a
+    rootful engine always; a rootless one (its port driver an ordinary process: rootlesskit,
+    Podman's rootlessport) only from the host's ``ip_unprivileged_port_start`` up (issue 20)."""
+    port, start = random.randrange(600, 1000), unprivileged_port_start(engine_host)
+    if engine_facts.rootless and port < start:
+        pytest.skip(f"not applicable: the engine is rootless (rootless=true) and the engine host's "
+                    f"net.ipv4.ip_unprivileged_port_start is {start}: it cannot bind host port {port}")
+    server = containers.start(tool_image, ["sh", "-c", SERVE], ports={"8080/tcp": ("127.0.0.1", port)})
+    assert host_port(server) == str(port)
+    assert fetch(containers, tool_image, f"http://127.0.0.1:{port}/", engine_facts) == "conformance-port\n"
+
+
+def test_rootless_engine_refuses_a_port_it_cannot_bind(containers: ContainerFactory, tool_image: str,
+                                                       engine_facts: EngineFacts, engine_host: Any) -> None:
+    """A rootless engine MUST refuse to start a container whose host port is below the host's
+    ``ip_unprivileged_port_start``, naming the port, not start it unreachable. Measured: dockerd-rootless
+    (rootlesskit 1.1) and Podman 4.3 (rootlessport) both answer "cannot expose privileged port N, you
+    can add 'net.ipv4.ip_unprivileged_port_start=N' to /etc/sysctl.conf ..." at start."""
+    start = unprivileged_port_start(engine_host)
+    if not engine_facts.rootless:
+        pytest.skip("not applicable: the engine is rootful (rootless=false): it may bind every port")
+    if start <= 1:
+        pytest.skip(f"not applicable: the engine host's net.ipv4.ip_unprivileged_port_start is {start}: "
+                    "every port may be bound unprivileged")
+    port = random.randrange(max(1, start - 400), start)
+    container = containers.create(tool_image, ["sh", "-c", SERVE], ports={"8080/tcp": ("127.0.0.1", port)})
+    with pytest.raises(docker.errors.APIError) as err:
+        container.start()
+    assert f"port {port}" in str(err.value), str(err.value)
+    container.reload()
+    assert container.attrs["State"]["Status"] != "running"
 
 
 def test_port_binding_out_of_range_is_refused(containers: ContainerFactory, tool_image: str) -> None:
@@ -120,14 +165,15 @@ def test_port_binding_out_of_range_is_refused(containers: ContainerFactory, tool
 
 
 @pytest.mark.observes("HostConfig.PublishAllPorts", "ContainerConfig.ExposedPorts")
-def test_publish_all_ports_publishes_the_exposed_ones(containers: ContainerFactory, tool_image: str) -> None:
+def test_publish_all_ports_publishes_the_exposed_ones(containers: ContainerFactory, tool_image: str,
+                                                      engine_facts: EngineFacts) -> None:
     """``PublishAllPorts`` MUST publish every port of ``ExposedPorts`` on a host port of the engine's
     choosing, and that port MUST reach the container."""
     server = containers.create_raw(tool_image, ["sh", "-c", SERVE], {"PublishAllPorts": True},
                                    ExposedPorts={"8080/tcp": {}})
     server.start()
     port = host_port(server)
-    assert fetch(containers, tool_image, f"http://127.0.0.1:{port}/") == "conformance-port\n"
+    assert fetch(containers, tool_image, f"http://127.0.0.1:{port}/", engine_facts) == "conformance-port\n"
 
 
 @pytest.mark.observes("HostConfig.Links")

@@ -5,6 +5,9 @@ container (``/sys/fs/cgroup``: cgroup v1 file, or its v2 counterpart) or from ``
 Source: the Engine API's HostConfig (Resources) schema; moby's integration tests
 (integration/container/run_linux_test.go, update_linux_test.go) observe the same files. A value
 the kernel cannot hold is refused at create or start, never dropped: each group has its refusal.
+An engine that has no cgroup of that controller to put its containers in (rootless on cgroup v1,
+or a v2 subtree without it delegated: fixtures/capabilities.py, ``cgroup-*``) makes that group
+not applicable, naming what it detected.
 These are engine mechanics: they run once per engine, on the busybox tool image. The limits that
 cannot mask one another are set together on one container (``PROBES``: fixtures/shared.py), each
 test reading its own file; where the engine refuses that container, each runs alone.
@@ -88,6 +91,7 @@ def raw(containers: ContainerFactory, image: str, script: str, host_config: dict
 
 
 @pytest.mark.observes("HostConfig.CpuShares")
+@pytest.mark.requires("cgroup-cpu")
 def test_cpu_shares_become_the_cgroup_weight(containers: ContainerFactory, tool_image: str) -> None:
     """``CpuShares`` MUST become ``cpu.shares`` (v1) or the weight it maps to (v2)."""
     out = probed(containers, tool_image, "CpuShares")
@@ -95,6 +99,7 @@ def test_cpu_shares_become_the_cgroup_weight(containers: ContainerFactory, tool_
 
 
 @pytest.mark.observes("HostConfig.CpuPeriod", "HostConfig.CpuQuota")
+@pytest.mark.requires("cgroup-cpu")
 def test_cpu_period_and_quota_become_the_cfs_bandwidth(containers: ContainerFactory, tool_image: str) -> None:
     """``CpuPeriod``/``CpuQuota`` MUST become the CFS period and quota of the cgroup."""
     out = probed(containers, tool_image, "CpuQuota")
@@ -103,6 +108,7 @@ def test_cpu_period_and_quota_become_the_cfs_bandwidth(containers: ContainerFact
 
 @pytest.mark.observes("HostConfig.NanoCpus")
 @pytest.mark.requires_api("HostConfig.NanoCpus")
+@pytest.mark.requires("cgroup-cpu")
 def test_nano_cpus_become_a_quota_of_the_default_period(containers: ContainerFactory, tool_image: str) -> None:
     """``NanoCpus`` (API 1.25) MUST become a quota: 0.5 CPU = 50000 per 100000 µs."""
     out = read(containers, tool_image, CFS, nano_cpus=500_000_000).stdout
@@ -119,6 +125,7 @@ def test_nano_cpus_with_a_quota_is_refused(containers: ContainerFactory, tool_im
 
 
 @pytest.mark.observes("HostConfig.CpusetCpus")
+@pytest.mark.requires("cgroup-cpuset")
 def test_cpuset_cpus_restrict_the_process(containers: ContainerFactory, tool_image: str) -> None:
     """``CpusetCpus`` MUST restrict where the process may run: ``Cpus_allowed_list`` of the process."""
     out = probed(containers, tool_image, "CpusetCpus")
@@ -126,6 +133,7 @@ def test_cpuset_cpus_restrict_the_process(containers: ContainerFactory, tool_ima
 
 
 @pytest.mark.observes("HostConfig.CpusetMems")
+@pytest.mark.requires("cgroup-cpuset")
 def test_cpuset_mems_restrict_the_memory_nodes(containers: ContainerFactory, tool_image: str) -> None:
     """``CpusetMems`` MUST restrict the memory nodes (``Mems_allowed_list``); a node the machine
     lacks MUST be refused."""
@@ -137,6 +145,7 @@ def test_cpuset_mems_restrict_the_memory_nodes(containers: ContainerFactory, too
 
 
 @pytest.mark.observes("HostConfig.MemoryReservation")
+@pytest.mark.requires("cgroup-memory")
 def test_memory_reservation_becomes_the_soft_limit(containers: ContainerFactory, tool_image: str) -> None:
     """``MemoryReservation`` MUST become the soft limit (``memory.soft_limit_in_bytes`` / ``memory.low``)."""
     out = probed(containers, tool_image, "MemoryReservation")
@@ -144,6 +153,7 @@ def test_memory_reservation_becomes_the_soft_limit(containers: ContainerFactory,
 
 
 @pytest.mark.observes("HostConfig.MemorySwap")
+@pytest.mark.requires("cgroup-memory")
 def test_memory_swap_becomes_the_memory_plus_swap_limit(containers: ContainerFactory, tool_image: str) -> None:
     """``MemorySwap`` (memory + swap) MUST become ``memory.memsw.limit_in_bytes`` (v2: swap.max = the
     difference). Not applicable where the kernel does no swap accounting (detected)."""
@@ -153,6 +163,7 @@ def test_memory_swap_becomes_the_memory_plus_swap_limit(containers: ContainerFac
     assert out == ["v1", str(96 * MiB)] or out == ["v2", str(32 * MiB)]
 
 
+@pytest.mark.requires("cgroup-memory")
 def test_memory_swap_below_memory_is_refused(containers: ContainerFactory, tool_image: str) -> None:
     """A ``MemorySwap`` smaller than ``Memory`` MUST be refused: memory + swap cannot be less than memory."""
     with pytest.raises(docker.errors.APIError) as err:
@@ -161,6 +172,7 @@ def test_memory_swap_below_memory_is_refused(containers: ContainerFactory, tool_
 
 
 @pytest.mark.observes("HostConfig.MemorySwappiness")
+@pytest.mark.requires("cgroup-memory")
 def test_memory_swappiness_becomes_the_cgroup_swappiness(containers: ContainerFactory, tool_image: str) -> None:
     """``MemorySwappiness`` MUST become ``memory.swappiness`` (cgroup v1 only: v2 has none, detected)."""
     out = probed(containers, tool_image, "MemorySwappiness").strip()
@@ -169,6 +181,7 @@ def test_memory_swappiness_becomes_the_cgroup_swappiness(containers: ContainerFa
     assert out == "17"
 
 
+@pytest.mark.requires("cgroup-memory")
 def test_memory_swappiness_out_of_range_is_refused(containers: ContainerFactory, tool_image: str) -> None:
     """A swappiness outside 0..100 MUST be refused."""
     with pytest.raises(docker.errors.APIError) as err:
@@ -177,6 +190,7 @@ def test_memory_swappiness_out_of_range_is_refused(containers: ContainerFactory,
 
 
 @pytest.mark.observes("HostConfig.OomKillDisable")
+@pytest.mark.requires("cgroup-memory")
 def test_oom_kill_disable_reaches_the_cgroup(containers: ContainerFactory, tool_image: str) -> None:
     """``OomKillDisable`` MUST set ``oom_kill_disable 1`` in ``memory.oom_control`` (cgroup v1; v2 has
     no such switch, detected)."""
@@ -188,6 +202,7 @@ def test_oom_kill_disable_reaches_the_cgroup(containers: ContainerFactory, tool_
 
 @pytest.mark.observes("HostConfig.KernelMemoryTCP")
 @pytest.mark.requires_api("HostConfig.KernelMemoryTCP")
+@pytest.mark.requires("cgroup-memory")
 def test_kernel_memory_tcp_becomes_the_tcp_buffer_limit(containers: ContainerFactory, tool_image: str) -> None:
     """``KernelMemoryTCP`` (API 1.40) MUST become ``memory.kmem.tcp.limit_in_bytes`` (cgroup v1)."""
     script = "cat /sys/fs/cgroup/memory/memory.kmem.tcp.limit_in_bytes 2>/dev/null || echo none"
@@ -198,6 +213,7 @@ def test_kernel_memory_tcp_becomes_the_tcp_buffer_limit(containers: ContainerFac
 
 
 @pytest.mark.observes("HostConfig.PidsLimit")
+@pytest.mark.requires("cgroup-pids")
 def test_pids_limit_becomes_pids_max_and_is_enforced(containers: ContainerFactory, tool_image: str) -> None:
     """``PidsLimit`` MUST become ``pids.max`` and stop the container's processes from forking past it."""
     script = (cgroup_file("pids", "pids.max", "pids.max")
@@ -250,6 +266,7 @@ def block_device(containers: ContainerFactory, image: str) -> tuple[str, str] | 
 @pytest.mark.parametrize("field", list(THROTTLES))
 @pytest.mark.observes("HostConfig.BlkioDeviceReadBps", "HostConfig.BlkioDeviceWriteBps",
                       "HostConfig.BlkioDeviceReadIOps", "HostConfig.BlkioDeviceWriteIOps")
+@pytest.mark.requires("cgroup-blkio")
 def test_block_io_throttles_reach_the_cgroup(containers: ContainerFactory, tool_image: str, field: str) -> None:
     """Each ``BlkioDevice*`` throttle MUST appear for that device in the cgroup (v1
     ``blkio.throttle.*_device``, v2 ``io.max``)."""
@@ -270,6 +287,7 @@ def test_block_io_throttle_of_a_missing_device_is_refused(containers: ContainerF
 
 
 @pytest.mark.observes("HostConfig.BlkioWeight", "HostConfig.BlkioWeightDevice")
+@pytest.mark.requires("cgroup-blkio")
 def test_blkio_weight_reaches_the_cgroup(containers: ContainerFactory, tool_image: str) -> None:
     """``BlkioWeight`` MUST become the cgroup's I/O weight. Not applicable where the kernel's I/O
     scheduler offers no weight file (detected: no blkio.weight, blkio.bfq.weight or io.weight)."""
@@ -281,6 +299,7 @@ def test_blkio_weight_reaches_the_cgroup(containers: ContainerFactory, tool_imag
 
 
 @pytest.mark.observes("HostConfig.CgroupParent")
+@pytest.mark.requires("cgroups")
 def test_cgroup_parent_places_the_container_below_it(containers: ContainerFactory, tool_image: str,
                                                      engine_facts: EngineFacts, engine_host: Any) -> None:
     """``CgroupParent`` MUST place the container's cgroup below that parent, as the engine host sees

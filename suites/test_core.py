@@ -167,6 +167,7 @@ def test_unknown_capability_is_refused(containers: ContainerFactory, base_image:
 
 
 @pytest.mark.observes("HostConfig.Memory")
+@pytest.mark.requires("cgroup-memory")
 def test_memory_limit_is_the_cgroup_limit(containers: ContainerFactory, base_image: str) -> None:
     """``Memory`` MUST become the container cgroup's memory limit (memory.max / limit_in_bytes)."""
     result = batched(containers, base_image, SET, "Memory")
@@ -174,6 +175,7 @@ def test_memory_limit_is_the_cgroup_limit(containers: ContainerFactory, base_ima
     assert int(result.stdout.strip()) == 96 * 1024 * 1024
 
 
+@pytest.mark.requires("cgroup-memory")
 def test_memory_limit_is_recorded_in_inspect(containers: ContainerFactory, base_image: str) -> None:
     """Inspect MUST round-trip ``HostConfig.Memory``."""
     container = containers.create(base_image, ["true"], mem_limit="80m")

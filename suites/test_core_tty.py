@@ -10,6 +10,7 @@ Which terminal device the container gets is not certified here (core checks it t
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,20 +82,26 @@ def test_prompt_appears_and_input_echoes(tty: Session, containers: ContainerFact
     child.expect(pexpect.EOF)
 
 
+def size_becomes(child: Any, rows: int, columns: int, tries: int = 20) -> bool:
+    """Whether ``stty size`` says ``rows columns`` within ``tries`` asks: the client sets the size with a
+    resize call just after the start (the docker CLI before API 1.42's ConsoleSize) or on SIGWINCH, so
+    the shell's first prompt may come before it lands (measured: ``0 0`` on a loaded rootless dockerd)."""
+    for _ in range(tries):
+        child.sendline("stty size")
+        if child.expect([rf"{rows} {columns}\r?\n", r"\d+ \d+\r?\n"]) == 0:
+            return True
+        child.expect_exact(PROMPT)
+        time.sleep(0.1)
+    return False
+
+
 def test_terminal_size_follows_resize(tty: Session, containers: ContainerFactory, base_image: str) -> None:
     """The container's terminal MUST take the client's size at start and after a resize."""
     child = start_shell(tty, containers, base_image)
-    child.sendline("stty size")
-    child.expect(r"24 80\r?\n")
-    child.setwinsize(37, 101)  # the CLI forwards SIGWINCH as a resize call
+    assert size_becomes(child, 24, 80), "terminal size is not the client's 24x80"
     child.expect_exact(PROMPT)
-    for _ in range(20):
-        child.sendline("stty size")
-        if child.expect([r"37 101\r?\n", r"24 80\r?\n"]) == 0:
-            break
-        child.expect_exact(PROMPT)
-    else:
-        pytest.fail("terminal size did not follow the resize to 37x101")
+    child.setwinsize(37, 101)  # the CLI forwards SIGWINCH as a resize call
+    assert size_becomes(child, 37, 101), "terminal size did not follow the resize to 37x101"
     child.sendline("exit 0")
     child.expect(pexpect.EOF)
 

@@ -15,7 +15,9 @@ import docker.errors
 import pytest
 
 from fixtures.containers import ContainerFactory
+from fixtures.engine import EngineFacts
 from fixtures.harness import feature
+from fixtures.idmap import host_namespaces
 from fixtures.shared import Probe, batched
 
 pytestmark = [feature("sysctls"), pytest.mark.observes("HostConfig.Sysctls")]
@@ -80,16 +82,18 @@ STABLE_REFUSALS = ("not allowed", "can't be set", "not in a separate kernel name
 @pytest.mark.parametrize(("sysctls", "options"), REFUSED)
 def test_sysctl_that_would_reach_the_host_is_refused(
     containers: ContainerFactory, base_image: str, engine_host: Any, sysctls: dict[str, str], options: dict[str, Any],
-    record_property: Any,
+    record_property: Any, engine_facts: EngineFacts,
 ) -> None:
     """A sysctl outside the container's own namespaces MUST be refused, naming the key, with the host
-    value unchanged and no container left running."""
+    value unchanged and no container left running (under a daemon-wide remap the host-network case asks
+    ``UsernsMode: host`` too, as Docker requires: fixtures/idmap.py)."""
     key = next(iter(sysctls))
     path = proc_path(key)
     host_before = engine_host.file(path).content_string if engine_host.file(path).exists else None
     phase = "create"
     with pytest.raises(docker.errors.APIError) as err:
-        container = containers.create(base_image, ["sleep", "60"], sysctls=sysctls, **options)
+        container = containers.create(base_image, ["sleep", "60"], sysctls=sysctls,
+                                      **host_namespaces(engine_facts, **options))
         phase = "start"
         container.start()
     message = str(err.value.explanation)

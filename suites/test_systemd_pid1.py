@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import docker.errors
 import pytest
 
 from fixtures import api
@@ -47,14 +48,26 @@ def systemd_image(images: ImageProvider, distro: Distro, base_image: str) -> str
     return images.derived("systemd-init", 'FROM {base}\nSTOPSIGNAL SIGRTMIN+3\nCMD ["/sbin/init"]\n', with_systemd)
 
 
+def stopped(container: Any) -> str | None:
+    """How the container ended, with systemd's last lines, or None while it runs."""
+    container.reload()
+    if container.attrs["State"]["Status"] == "running":
+        return None
+    return f"container {container.attrs['State']['Status']}: {container.logs(tail=20).decode(errors='replace')}"
+
+
 def boot_state(containers: ContainerFactory, container: Any, seconds: float = 60) -> str:
     state = "no answer"
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        container.reload()
-        if container.attrs["State"]["Status"] != "running":
-            return f"container {container.attrs['State']['Status']}: {container.logs(tail=20).decode(errors='replace')}"
-        state = containers.exec(container, ["systemctl", "is-system-running"]).stdout.strip()
+        if ended := stopped(container):
+            return ended
+        try:
+            state = containers.exec(container, ["systemctl", "is-system-running"]).stdout.strip()
+        except docker.errors.APIError:  # it ended between the two calls (Docker: 409, Podman: 500)
+            if ended := stopped(container):
+                return ended
+            raise
         if state in BOOTED:
             return state
         time.sleep(0.5)

@@ -99,14 +99,53 @@ def test_bad_version_clause_is_refused() -> None:
         applies({"kind": "docker", "version": "~=20"}, facts("docker", "20.10"))
 
 
-def test_shipped_expectation_files_are_valid_and_found_per_engine() -> None:
+def shipped_features() -> set[str]:
     from configparser import ConfigParser
 
     ini = ConfigParser(interpolation=None)
     ini.read(Path(__file__).parent.parent / "pytest.ini")
-    features = {line.split(":")[0].strip() for line in ini["pytest"]["markers"].strip().splitlines()}
+    return {line.split(":")[0].strip() for line in ini["pytest"]["markers"].strip().splitlines()}
+
+
+def test_shipped_expectation_files_are_valid_and_found_per_engine() -> None:
+    features = shipped_features()
     for path in EXPECTATIONS_DIR.glob("*.toml"):
         parse(path, features)
     assert find(facts("docker", "20.10.24+dfsg1"), features).path == EXPECTATIONS_DIR / "docker.toml"
     assert find(facts("podman", "4.3.1"), features).path == EXPECTATIONS_DIR / "podman.toml"
     assert find(facts("other", "1.0"), features).path is None
+    docker, podman = facts("docker", "20.10.24+dfsg1"), facts("podman", "4.3.1")
+    for engine, setting, name in ((docker, "rootless", "docker-rootless"), (docker, "userns", "docker-userns"),
+                                  (podman, "rootless", "podman-rootless")):
+        configured = EngineFacts(**{**engine.__dict__, setting: True})
+        assert find(configured, features).paths == (EXPECTATIONS_DIR / f"{name}.toml",
+                                                    EXPECTATIONS_DIR / f"{engine.kind}.toml")
+
+
+def test_a_configurations_file_adds_to_its_engines_only_where_the_engine_is_so_configured(tmp_path: Path) -> None:
+    """A file whose [match] has ``when`` (docker-rootless.toml) applies beside the engine's own file, its
+    entries holding only on an engine detected in that configuration; its entry beats the engine's."""
+    (tmp_path / "docker.toml").write_text(
+        "[match]\nkind='docker'\n[[expect]]\ntest='suites/test_a.py::test_a'\noutcome='fail'\nreason='plain'\n"
+        "[[expect]]\ntest='suites/test_b.py::test_b'\noutcome='fail'\nreason='every docker'\n")
+    (tmp_path / "docker-rootless.toml").write_text(
+        "[match]\nkind='docker'\nwhen={rootless=true}\n"
+        "[[expect]]\ntest='suites/test_a.py::test_a'\noutcome='skip'\nreason='rootless'\n")
+    rootful = facts("docker", "20.10.24")
+    rootless = EngineFacts(**{**rootful.__dict__, "rootless": True})
+    plain, configured = find(rootful, FEATURES, tmp_path), find(rootless, FEATURES, tmp_path)
+    assert plain.paths == (tmp_path / "docker.toml",)  # the configuration's file is not this engine's
+    assert configured.paths == (tmp_path / "docker-rootless.toml", tmp_path / "docker.toml")
+    assert [e.reason for e in plain.entries] == ["plain", "every docker"]
+    assert configured.lookup("suites/test_a.py::test_a", set()).reason == "rootless"  # type: ignore[union-attr]
+    assert configured.lookup("suites/test_b.py::test_b", set()).reason == "every docker"  # type: ignore[union-attr]
+
+
+def test_shipped_configuration_files_hold_only_in_their_configuration() -> None:
+    """docker-userns.toml, docker-rootless.toml and podman-rootless.toml: every entry conditioned on the
+    configuration its file is named for."""
+    configurations = (("docker-userns", "userns"), ("docker-rootless", "rootless"), ("podman-rootless", "rootless"))
+    for name, setting in configurations:
+        _, entries = parse(EXPECTATIONS_DIR / f"{name}.toml", shipped_features())
+        assert entries.entries, name
+        assert all((setting, "true") in e.when for e in entries.entries), name

@@ -12,6 +12,7 @@ from fixtures.capabilities import missing, requires
 from fixtures.engine import EngineFacts
 from fixtures.errors import HarnessError
 from fixtures.expectations import resolve
+from fixtures.idmap import IdMap, host_namespaces, process_ids
 from fixtures.lifecycle import owner_alive, owner_label
 
 
@@ -78,3 +79,39 @@ def test_terminal_wait_that_fails_says_what_it_expected_and_shows_the_screen(tmp
     assert message.startswith("expected 'never-shown' on the terminal, nothing matched in 1 s; last screen lines:")
     assert message.splitlines()[-2:] == ["line-one", "line-two"]
     assert "pexpect" not in message
+
+
+def test_cgroup_capabilities_follow_podmans_delegated_controllers_and_dockers_driver() -> None:
+    rootless_v1 = facts(kind="podman", rootless=True, libpod_info={"host": {"cgroupControllers": []}})
+    said = "detected libpod host.cgroupControllers=[], rootless=true, CgroupVersion=1"
+    assert missing(rootless_v1, "cgroups", "cgroup-memory") == [
+        f"cgroups ({said}: no delegated cgroups controller)", f"cgroup-memory ({said}: no delegated memory controller)"]
+    delegated = facts(kind="podman", rootless=True, cgroup_version="2",
+                      libpod_info={"host": {"cgroupControllers": ["cpu", "io", "memory", "pids"]}})
+    assert missing(delegated, "cgroup-memory", "cgroup-blkio", "cgroup-pids") == []  # v2 names blkio "io"
+    assert missing(delegated, "cgroup-cpuset") != []
+    assert missing(facts(cgroup_driver="none", rootless=True), "cgroup-pids")[0].startswith(
+        "cgroup-pids (detected CgroupDriver=none")
+    assert missing(facts(raw_info={"PidsLimit": False}), "cgroup-pids") == [
+        "cgroup-pids (detected CgroupDriver=cgroupfs, PidsLimit=False, rootless=false, CgroupVersion=1)"]
+    assert missing(facts(raw_info={"PidsLimit": True}), "cgroups", "cgroup-pids", "cgroup-blkio") == []
+
+
+def test_id_maps_say_which_host_id_a_containers_id_is() -> None:
+    remapped = IdMap.parse("         0     100000      65536\n--\n         0     100000      65536\n")
+    assert (remapped.host_uid(0), remapped.host_gid(1000), remapped.host_uid(65536)) == (100000, 101000, None)
+    assert not remapped.identity and remapped.describe() == "uid ((0, 100000, 65536),), gid ((0, 100000, 65536),)"
+    rootless = IdMap.parse("0 1001 1\n1 200000 65536\n--\n0 1001 1\n1 200000 65536\n")
+    assert (rootless.host_uid(0), rootless.host_uid(1), rootless.host_uid(65536)) == (1001, 200000, 265535)
+    assert IdMap.parse("0 0 4294967295\n--\n0 0 4294967295\n").describe() == "identity"
+
+
+def test_host_namespaces_add_userns_host_only_under_a_daemon_wide_remap() -> None:
+    remap = facts(userns=True)
+    assert host_namespaces(remap, network_mode="host") == {"network_mode": "host", "userns_mode": "host"}
+    assert host_namespaces(remap, privileged=True, pid_mode="host")["userns_mode"] == "host"
+    assert host_namespaces(remap, network_mode="bridge") == {"network_mode": "bridge"}  # nothing refused: kept
+    assert host_namespaces(remap, network_mode="host", userns_mode="") == {"network_mode": "host", "userns_mode": ""}
+    assert host_namespaces(facts(), network_mode="host") == {"network_mode": "host"}  # no remap: as asked
+    assert host_namespaces(facts(rootless=True), pid_mode="host") == {"pid_mode": "host"}
+    assert process_ids("Name:\tdockerd\nUid:\t1002\t1002\t1002\t1002\nGid:\t1002\t1002\t1002\t1002\n") == (1002, 1002)

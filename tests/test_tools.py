@@ -65,6 +65,18 @@ def test_matrix_has_a_row_for_every_feature_and_the_worst_outcome_per_cell(tmp_p
     assert {p.name for p in written} == {"matrix.json", "matrix.md", "matrix.html"}
 
 
+def test_matrix_has_a_column_per_configuration_of_the_same_engine(tmp_path: Path) -> None:
+    """Rootful, rootless and remapped runs of one engine are columns of their own (issue 20): their
+    engine names carry the configuration (EngineFacts.name), and cells do not mix."""
+    names = ("podman-4.3.1", "podman-4.3.1-rootless", "docker-20.10.24+dfsg1-userns")
+    rows = {names[0]: ROWS, names[1]: [(*ROWS[2][:1], "skipped", *ROWS[2][2:])], names[2]: ROWS[:1]}
+    m = matrix.build([load(results_file(tmp_path, name, name, rows[name])) for name in names])
+    assert [c["engine"] for c in m["columns"]] == list(names)
+    sysctls = m["cells"]["sysctls"]
+    assert (sysctls["podman-4.3.1/busybox"]["status"], sysctls["podman-4.3.1-rootless/busybox"]["status"],
+            sysctls["docker-20.10.24+dfsg1-userns/busybox"]["status"]) == ("pass", "not applicable", "not run")
+
+
 def test_every_feature_of_the_feature_catalog_is_a_row() -> None:
     """shared/FEATURES.md (beside the project where CI and developers have it) names no feature the suite
     lacks: each **id** entry is a marker, so a matrix row."""
