@@ -49,6 +49,7 @@ def test_device_appears_at_its_host_path(containers: ContainerFactory, tool_imag
 
 
 @pytest.mark.observes("HostConfig.Devices")
+@pytest.mark.cis("5.17")
 def test_device_permissions_refuse_writes_when_read_only(containers: ContainerFactory, tool_image: str,
                                                          engine_host: Any, id_map: IdMap) -> None:
     """A device with permissions ``r`` MUST be openable for reading only: opening it for writing is
@@ -115,6 +116,7 @@ def unopenable(engine_host: Any, device: str, id_map: IdMap) -> str | None:
 
 
 @pytest.mark.observes("HostConfig.Privileged")
+@pytest.mark.cis("5.4")
 def test_privileged_gives_every_capability_and_the_hosts_devices(containers: ContainerFactory, tool_image: str,
                                                                  engine_host: Any, harness: Harness,
                                                                  engine_facts: EngineFacts, id_map: IdMap,

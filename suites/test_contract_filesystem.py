@@ -123,6 +123,7 @@ def test_volumes_from_shares_the_other_containers_volumes(containers: ContainerF
 
 
 def test_volumes_from_a_missing_container_is_refused(containers: ContainerFactory, tool_image: str) -> None:
+    """``VolumesFrom`` naming a container that does not exist MUST be refused, naming it."""
     with pytest.raises(docker.errors.APIError) as err:
         containers.run(tool_image, ["true"], volumes_from=["conformance-no-such-container"])
     assert "conformance-no-such-container" in str(err.value), str(err.value)

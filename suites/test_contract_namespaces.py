@@ -58,8 +58,10 @@ def join_target(module_containers: ContainerFactory, tool_image: str, engine_fac
 
 @pytest.mark.observes("HostConfig.PidMode", "HostConfig.IpcMode", "HostConfig.UTSMode", "HostConfig.NetworkMode")
 @pytest.mark.parametrize(("kind", "field", "keyword"), [
-    ("pid", "PidMode", "pid_mode"), ("ipc", "IpcMode", "ipc_mode"),
-    ("uts", "UTSMode", "uts_mode"), ("net", "NetworkMode", "network_mode"),
+    pytest.param("pid", "PidMode", "pid_mode", marks=pytest.mark.cis("5.15")),
+    pytest.param("ipc", "IpcMode", "ipc_mode", marks=pytest.mark.cis("5.16")),
+    pytest.param("uts", "UTSMode", "uts_mode", marks=pytest.mark.cis("5.20")),
+    pytest.param("net", "NetworkMode", "network_mode", marks=pytest.mark.cis("5.9")),
 ])
 def test_host_mode_joins_the_engines_namespace(containers: ContainerFactory, tool_image: str,
                                                engine_ns: Callable[[str], str], kind: str, field: str,
@@ -128,6 +130,7 @@ def test_network_none_leaves_only_loopback(containers: ContainerFactory, tool_im
 
 
 @pytest.mark.observes("HostConfig.UsernsMode")
+@pytest.mark.cis("5.30")
 def test_userns_host_keeps_the_engines_own_mapping(containers: ContainerFactory, tool_image: str,
                                                   engine_host: Any, harness: Harness) -> None:
     """``UsernsMode: host`` MUST run the process with the engine's own user ids: its ``uid_map`` is the

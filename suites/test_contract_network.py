@@ -122,6 +122,7 @@ def unprivileged_port_start(engine_host: Any) -> int:
 
 
 @pytest.mark.observes("HostConfig.PortBindings")
+@pytest.mark.cis("5.7")
 def test_port_binding_below_1024_reaches_the_container(containers: ContainerFactory, tool_image: str,
                                                        engine_facts: EngineFacts, engine_host: Any) -> None:
     """A host port below 1024 MUST be published like any other where the engine may bind it: a

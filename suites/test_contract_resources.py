@@ -214,17 +214,21 @@ def test_kernel_memory_tcp_becomes_the_tcp_buffer_limit(containers: ContainerFac
 
 @pytest.mark.observes("HostConfig.PidsLimit")
 @pytest.mark.requires("cgroup-pids")
+@pytest.mark.cis("5.28")
 def test_pids_limit_becomes_pids_max_and_is_enforced(containers: ContainerFactory, tool_image: str) -> None:
-    """``PidsLimit`` MUST become ``pids.max`` and stop the container's processes from forking past it."""
+    """``PidsLimit`` MUST become ``pids.max`` and stop the container's processes from forking past it.
+    The limit leaves the runtime room: runc's init (a Go program's threads) is in the cgroup while it
+    starts the process, and at 5 Podman's start failed now and then ("runc start ... exit status 1")."""
     script = (cgroup_file("pids", "pids.max", "pids.max")
-              + "; for i in 1 2 3 4 5 6 7 8; do sleep 5 & done 2>&1; wait")
-    result = containers.run(tool_image, ["sh", "-c", script], pids_limit=5)
-    assert result.stdout.splitlines()[0] == "5"
+              + "; for i in $(seq 1 24); do sleep 5 & done 2>&1; wait")
+    result = containers.run(tool_image, ["sh", "-c", script], pids_limit=16)
+    assert result.stdout.splitlines()[0] == "16"
     assert "fork" in result.output.lower() or "resource temporarily unavailable" in result.output.lower(), \
         result.output
 
 
 @pytest.mark.observes("HostConfig.Ulimits")
+@pytest.mark.cis("5.18")
 def test_ulimits_set_the_soft_and_hard_limits(containers: ContainerFactory, tool_image: str) -> None:
     """``Ulimits`` MUST set the process's soft and hard limits (``/proc/self/limits``)."""
     out = probed(containers, tool_image, "Ulimits")

@@ -93,6 +93,7 @@ def mount_of(probe: dict[str, list[str]], path: str) -> str:
     return lines[-1]
 
 
+@pytest.mark.cis("5.3")
 def test_default_capabilities_exclude_the_dangerous_ones(probe: dict[str, list[str]], record_property: Any) -> None:
     """A default container MUST NOT hold any capability that crosses the container boundary
     (SYS_ADMIN, NET_ADMIN, SYS_MODULE, SYS_PTRACE, ...), effective or bounding."""
@@ -101,6 +102,7 @@ def test_default_capabilities_exclude_the_dangerous_ones(probe: dict[str, list[s
     assert not (caps_named(eff) | caps_named(bnd)) & NEVER_BY_DEFAULT, sorted(caps_named(bnd) & NEVER_BY_DEFAULT)
 
 
+@pytest.mark.cis("5.3")
 def test_default_capabilities_are_mobys_set(probe: dict[str, list[str]]) -> None:
     """A default container SHOULD hold exactly moby's default set (oci/caps/defaults.go: 14
     capabilities), effective and bounding; an engine with another set records it in its expectations."""
@@ -111,6 +113,7 @@ def test_default_capabilities_are_mobys_set(probe: dict[str, list[str]]) -> None
 
 
 @pytest.mark.observes("HostConfig.SecurityOpt")
+@pytest.mark.cis("5.25")
 def test_no_new_privileges_is_off_by_default_and_on_when_asked(probe: dict[str, list[str]],
                                                                containers: ContainerFactory,
                                                                base_image: str) -> None:
@@ -124,6 +127,7 @@ def test_no_new_privileges_is_off_by_default_and_on_when_asked(probe: dict[str, 
 
 
 @pytest.mark.requires("seccomp")
+@pytest.mark.cis("5.21")
 def test_default_seccomp_filter_is_in_force(probe: dict[str, list[str]]) -> None:
     """A default container MUST run under a seccomp filter (``Seccomp: 2``, mode filter)."""
     mode = [line.split()[1] for line in probe["status"] if line.startswith("Seccomp:")]
@@ -163,6 +167,7 @@ def test_default_sysrq_trigger_refuses_writes(probe: dict[str, list[str]]) -> No
     assert probe["sysrq"] and "wrote-sysrq" not in probe["sysrq"], probe["sysrq"]
 
 
+@pytest.mark.cis("5.17")
 def test_default_devices_are_the_specs_set(probe: dict[str, list[str]]) -> None:
     """A default container MUST have the runtime spec's devices (null, zero, full, random, urandom,
     tty; ptmx from devpts) and no block device; other character devices only from the console/pts/mqueue set."""

@@ -115,6 +115,7 @@ def test_hostname_is_set_in_uts_namespace(containers: ContainerFactory, base_ima
 
 
 @pytest.mark.observes("HostConfig.ReadonlyRootfs")
+@pytest.mark.cis("5.12")
 def test_read_only_rootfs_refuses_writes(containers: ContainerFactory, base_image: str) -> None:
     """``ReadonlyRootfs`` MUST mount / read-only: writes fail with EROFS; a writable run succeeds."""
     ro = containers.run(base_image, ["sh", "-c", ROOTFS_WRITE], read_only=True)
@@ -128,6 +129,7 @@ def test_read_only_rootfs_refuses_writes(containers: ContainerFactory, base_imag
 
 
 @pytest.mark.observes("HostConfig.CapDrop")
+@pytest.mark.cis("5.3")
 def test_cap_drop_removes_the_capability(containers: ContainerFactory, base_image: str) -> None:
     """``CapDrop`` MUST remove the capability: absent from CapEff, and chown then fails with EPERM."""
     dropped = batched(containers, base_image, SET, "CapDrop")
@@ -140,6 +142,7 @@ def test_cap_drop_removes_the_capability(containers: ContainerFactory, base_imag
 
 
 @pytest.mark.observes("HostConfig.CapDrop")
+@pytest.mark.cis("5.3")
 def test_cap_drop_all_leaves_no_effective_capability(containers: ContainerFactory, base_image: str) -> None:
     """``CapDrop: [ALL]`` MUST leave CapEff (and CapBnd) empty."""
     result = containers.run(base_image, ["grep", "-E", "^Cap(Eff|Bnd):", "/proc/self/status"], cap_drop=["ALL"])
@@ -168,6 +171,7 @@ def test_unknown_capability_is_refused(containers: ContainerFactory, base_image:
 
 @pytest.mark.observes("HostConfig.Memory")
 @pytest.mark.requires("cgroup-memory")
+@pytest.mark.cis("5.10")
 def test_memory_limit_is_the_cgroup_limit(containers: ContainerFactory, base_image: str) -> None:
     """``Memory`` MUST become the container cgroup's memory limit (memory.max / limit_in_bytes)."""
     result = batched(containers, base_image, SET, "Memory")

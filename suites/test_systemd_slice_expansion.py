@@ -2,14 +2,15 @@
 
 With the systemd cgroup driver, ``CgroupParent=conformance-a-b.slice`` MUST place the container's
 scope in that slice, which systemd nests as conformance.slice/conformance-a.slice/
-conformance-a-b.slice: the scope's ``Slice=`` says so and the process's cgroup path shows the
-nesting. Names that are not slices (``foo``), or are not valid slice names (``a--b.slice``,
-``a/b.slice``), MUST be refused with a clear error (at create or at start) and leave no running
+conformance-a-b.slice (``a`` is a token of the run's own): the scope's ``Slice=`` says so and the
+process's cgroup path shows the nesting. Names that are not slices (``foo``), or are not valid slice
+names (``a--b.slice``, ``a/b.slice``), MUST be refused with a clear error (at create or at start) and leave no running
 container. Not applicable with the cgroupfs driver (detected).
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import docker.errors
@@ -20,8 +21,12 @@ from fixtures.harness import feature
 
 pytestmark = [feature("systemd-slice-expansion"), pytest.mark.requires("systemd-cgroup-driver")]
 
-SLICE = "conformance-a-b.slice"
-NESTED = "/conformance.slice/conformance-a.slice/conformance-a-b.slice/"
+# A name of this run's own: two engines of one host running this test one after the other once met
+# systemd collecting the other's emptied slice while runc (1.13.1's) joined it ("failed to write PID to
+# .../conformance-a-b.slice/.../cgroup.procs: no such device").
+TOKEN = uuid.uuid4().hex[:8]
+SLICE = f"conformance-{TOKEN}-b.slice"
+NESTED = f"/conformance.slice/conformance-{TOKEN}.slice/conformance-{TOKEN}-b.slice/"
 
 
 def test_slice_parent_is_expanded_into_nested_slices(containers: ContainerFactory, base_image: str,

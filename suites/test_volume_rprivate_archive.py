@@ -5,6 +5,8 @@ change a mount on the host or in the container, even when a volume's source is a
 with a submount (the case where mounts once multiplied and leaked). Bind volumes MUST default to
 ``rprivate`` propagation. The host mount table (under the volume's source) and the container's
 ``/proc/<pid>/mountinfo`` are snapshot before and after, for a running and a created container.
+Not applicable to a rootless engine (detected): the case is a shared mount made as root in the host's
+mount namespace, and a rootless engine mounts in a user and mount namespace of its own.
 """
 
 from __future__ import annotations

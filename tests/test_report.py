@@ -12,8 +12,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ci.tools.certify import verify
+from ci.tools import certify
+from ci.tools.certify import review, verify
+from fixtures import inventory
 from tests.conftest import ROOT, run_pytest
 
 FAILING = "suites/test_systemd_pid1.py::test_engine_tells_pid1_it_runs_in_a_container"  # Moby sets no container=
@@ -87,27 +91,141 @@ def test_an_expectation_for_a_passing_test_fails_the_run(engine_url: str, tmp_pa
     assert run.returncode == 1 and "XPASS(strict)" in run.output, run.output[-2000:]
 
 
+def key_pair(directory: Path, name: str) -> tuple[Path, Path]:
+    """An ed25519 private key and its public key, as PEM files."""
+    key = Ed25519PrivateKey.generate()
+    private, public = directory / f"{name}.pem", directory / f"{name}.pub.pem"
+    private.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                     serialization.PublicFormat.SubjectPublicKeyInfo))
+    return private, public
+
+
 @pytest.fixture(scope="module")
-def bundle(engine_url: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
+    directory = tmp_path_factory.mktemp("keys")
+    return {name: key_pair(directory, name) for name in ("vendor", "other")}
+
+
+@pytest.fixture(scope="module")
+def bundle(engine_url: str, tmp_path_factory: pytest.TempPathFactory, keys: dict[str, tuple[Path, Path]]) -> Path:
     out = tmp_path_factory.mktemp("certify") / "bundle"
     made = subprocess.run([str(ROOT / "ci" / "certify"), f"--engine-url={engine_url}", "--distro=busybox",
                            "--profile=core", f"--output={out}", "--vendor=Example", "--product=Engine",
-                           "--product-version=1.0", "--contact=qa@example.invalid"],
+                           "--product-version=1.0", "--contact=qa@example.invalid", f"--sign={keys['vendor'][0]}"],
                           capture_output=True, text=True, timeout=900)
     assert made.returncode == 0, (made.stdout + made.stderr)[-3000:]
     return out
 
 
-def test_certification_bundle_verifies(bundle: Path) -> None:
+def edited(bundle: Path, tmp_path: Path, key: Path | None, **changes: dict[str, object]) -> Path:
+    """A copy of the bundle with JSON files changed (file name -> {key: value}; key "results" a callable
+    on the list), its sums rewritten and, with ``key``, signed again: only what the verifier checks
+    beyond the sums can catch it."""
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle, copy)
+    for name, values in changes.items():
+        path = copy / f"{name}.json"
+        data = json.loads(path.read_text())
+        for field, value in values.items():
+            data[field] = value(data[field]) if callable(value) else value
+        path.write_text(json.dumps(data))
+    certify.write_sums(copy)
+    if key is not None:
+        certify.sign(copy, key)
+    return copy
+
+
+def test_certification_bundle_verifies(bundle: Path, keys: dict[str, tuple[Path, Path]]) -> None:
     names = {p.name for p in bundle.iterdir()}
     assert names >= {"results.json", "junit.xml", "run.log", "collected.txt", "engine.json", "suite.json",
-                     "product.json", "matrix.json", "matrix.md", "matrix.html", "SHA256SUMS"}
+                     "product.json", "matrix.json", "matrix.md", "matrix.html", "results.tap", "tmt-results.json",
+                     "SHA256SUMS"}
     assert verify(bundle) == []
+    assert review(bundle, keys["vendor"][1]) == ([], [])
+    assert {"SIGNATURE", "signer.pub"} <= names
+    assert json.loads((bundle / "suite.json").read_text())["suite_version"] == inventory.suite_version()
     engine = json.loads((bundle / "engine.json").read_text())
     assert engine["kind"] == "docker" and engine["version_answer"]["ApiVersion"] and engine["kernel"]
     assert re.fullmatch(r"[0-9a-f]{40}", json.loads((bundle / "suite.json").read_text())["revision"])
     checked = subprocess.run([str(ROOT / "ci" / "certify"), "--verify", str(bundle)], capture_output=True, text=True)
     assert checked.returncode == 0 and "verifies" in checked.stdout
+    assert "warning: signed by SHA256:" in checked.stdout  # who: only with --public-key
+
+
+def test_a_bundle_without_one_must_test_fails_naming_it(bundle: Path, tmp_path: Path,
+                                                         keys: dict[str, tuple[Path, Path]]) -> None:
+    dropped: list[str] = []
+
+    levels = {t["test"]: t["level"] for t in inventory.read(
+        inventory.INVENTORY_DIR / f"{inventory.suite_version()}.json")["tests"]}
+
+    def drop_one(results: list[dict[str, str]]) -> list[dict[str, str]]:
+        must = next(r for r in results if levels[inventory.template(r["test"], r["distro"])] == "MUST")
+        dropped.append(must["test"])
+        return [r for r in results if r is not must]
+
+    copy = edited(bundle, tmp_path, keys["vendor"][0], results={"results": drop_one})
+    problems = review(copy, keys["vendor"][1])[0]
+    assert f"results.json: no result for {dropped[0]}, a MUST test of profile core in suite version " \
+           f"{inventory.suite_version()}" in problems, problems
+
+
+def test_a_bundle_of_a_suite_version_before_the_previous_release_fails(bundle: Path, tmp_path: Path,
+                                                                        keys: dict[str, tuple[Path, Path]]) -> None:
+    copy = edited(bundle, tmp_path, keys["vendor"][0], suite={"suite_version": "0.9.0"})
+    problems = review(copy, keys["vendor"][1])[0]
+    assert any(p.startswith("suite.json: suite version 0.9.0 is not the current or the previous release")
+               for p in problems), problems
+
+
+def test_a_bundle_naming_another_engine_than_its_version_answer_fails(bundle: Path, tmp_path: Path,
+                                                                      keys: dict[str, tuple[Path, Path]]) -> None:
+    copy = edited(bundle, tmp_path, keys["vendor"][0], results={"engine": lambda e: {**e, "version": "99.0"}})
+    problems = review(copy, keys["vendor"][1])[0]
+    assert any(p.startswith("results.json names engine docker 99.0, but engine.json's /version is docker ")
+               for p in problems), problems
+
+
+def test_a_bundle_changed_after_signing_fails(bundle: Path, tmp_path: Path, keys: dict[str, tuple[Path, Path]]) -> None:
+    copy = edited(bundle, tmp_path, None, product={"vendor": "Someone Else"})  # sums rewritten, not signed again
+    problems = review(copy, keys["vendor"][1])[0]
+    assert problems == ["SHA256SUMS changed after signing: SIGNATURE does not verify with signer.pub"], problems
+    assert verify(copy) == problems  # without --public-key too: the bundle's own signer.pub is checked
+
+
+def test_a_bundle_signed_by_another_key_fails(bundle: Path, tmp_path: Path, keys: dict[str, tuple[Path, Path]]) -> None:
+    copy = edited(bundle, tmp_path, keys["other"][0])
+    checked = subprocess.run([str(ROOT / "ci" / "certify"), "--verify", str(copy), f"--public-key={keys['vendor'][1]}"],
+                             capture_output=True, text=True)
+    assert checked.returncode == 1 and "ci/certify: signed by another key: signer.pub is SHA256:" in checked.stdout
+    unsigned = edited(bundle, tmp_path / "unsigned", None)
+    (unsigned / "SIGNATURE").unlink()
+    assert review(unsigned, keys["vendor"][1])[0][0].startswith("SIGNATURE is missing: the bundle is not signed")
+
+
+def test_an_old_run_is_flagged_and_a_should_failure_is_a_warning(bundle: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime
+
+    finished = datetime.datetime.fromisoformat(json.loads((bundle / "suite.json").read_text())["finished"])
+    problems, warnings = review(bundle, now=finished + datetime.timedelta(days=200))
+    assert problems == [] and any("the run is 200 days old" in w for w in warnings), warnings
+    # the first result's test made a SHOULD test (an inventory of its own), then failed: a warning only
+    shelf = tmp_path / "inventory"
+    shelf.mkdir()
+    data = inventory.read(inventory.INVENTORY_DIR / f"{inventory.suite_version()}.json")
+    first = json.loads((bundle / "results.json").read_text())["results"][0]
+    name = inventory.template(first["test"], first["distro"])
+    data["tests"] = [{**t, "level": "SHOULD"} if t["test"] == name else t for t in data["tests"]]
+    inventory.write(shelf / f"{inventory.suite_version()}.json", data)
+    monkeypatch.setattr(inventory, "INVENTORY_DIR", shelf)
+    copy = edited(bundle, tmp_path, None, results={"results": lambda rs: [{**rs[0], "outcome": "failed"}, *rs[1:]]})
+    (copy / "SIGNATURE").unlink()
+    problems, warnings = review(copy)
+    assert f"results.json: SHOULD test {first['test']} failed" in warnings
+    assert not any(first["test"] in p and "failed" in p for p in problems), problems
 
 
 @pytest.mark.parametrize("name", ["results.json", "junit.xml", "run.log", "collected.txt", "engine.json",
@@ -131,13 +249,65 @@ def test_a_failed_test_in_the_results_fails_verification_even_with_fixed_sums(bu
     data = json.loads((copy / "results.json").read_text())
     data["results"][0]["outcome"] = "failed"
     (copy / "results.json").write_text(json.dumps(data))
-    sums = subprocess.run(["sha256sum", *sorted(p.name for p in copy.iterdir() if p.name != "SHA256SUMS")],
-                          cwd=copy, capture_output=True, text=True, check=True).stdout
-    (copy / "SHA256SUMS").write_text(sums)
+    (copy / "SIGNATURE").unlink()
+    certify.write_sums(copy)
     problems = verify(copy)
-    assert any("failed" in p for p in problems) and any("differ" in p for p in problems), problems
+    assert any(p.startswith("results.json: MUST test ") and p.endswith(" failed") for p in problems), problems
+    assert any("differ" in p for p in problems), problems
 
 
 def test_certify_needs_engine_and_output() -> None:
     run = subprocess.run([sys.executable, "-m", "ci.tools.certify"], cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 2 and "--engine-url and --output are needed" in run.stderr
+
+
+def test_tap_output_passes_prove_and_each_failure_carries_a_reproducer_that_reruns_it(
+        engine_url: str, tmp_path: Path) -> None:
+    """--tap writes TAP 13: a passing run passes ``prove``, an expected failure is a TODO (still passing),
+    and a failure is ``not ok`` with the reproducer that, run alone, reruns just that test."""
+    if shutil.which("prove") is None:
+        pytest.skip("not applicable: no prove (Debian's perl) on this machine")
+    passing, expected = tmp_path / "passing.tap", tmp_path / "expected.tap"
+    run = run_pytest(PASSING, FAILING, f"--engine-url={engine_url}", f"--tap={passing}",
+                     f"--report-dir={tmp_path / 'a'}", "-k", "not test_engine_tells")
+    assert run.returncode == 0, run.output[-2000:]
+    run = run_pytest(FAILING, f"--engine-url={engine_url}", f"--tap={expected}", f"--report-dir={tmp_path / 'b'}")
+    assert run.returncode == 0 and "# TODO expected on docker" in expected.read_text(), expected.read_text()
+    for tap in (passing, expected):
+        proved = subprocess.run(["prove", "-e", "cat", str(tap)], capture_output=True, text=True, timeout=60)
+        assert proved.returncode == 0 and "Result: PASS" in proved.stdout, proved.stdout + tap.read_text()
+    failing = tmp_path / "failing.tap"
+    run = run_pytest(FAILING, PASSING, f"--engine-url={engine_url}", "--no-expectations", f"--tap={failing}",
+                     f"--report-dir={tmp_path / 'c'}")
+    assert run.returncode == 1
+    proved = subprocess.run(["prove", "-e", "cat", str(failing)], capture_output=True, text=True, timeout=60)
+    assert proved.returncode != 0 and "Failed 1/" in proved.stdout, proved.stdout
+    results = json.loads(next((tmp_path / "c").glob("results-*.json")).read_text())["results"]
+    failed = [r for r in results if r["outcome"] == "failed"]
+    assert len(failed) == 1 and f'reproducer: {json.dumps(failed[0]["reproducer"])}' in failing.read_text()
+    assert all("reproducer" not in r for r in results if r["outcome"] == "passed")
+    rerun = subprocess.run(failed[0]["reproducer"], shell=True, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 1 and re.search(r"\b1 failed in ", rerun.stdout) and " passed" not in \
+        rerun.stdout.splitlines()[-1], rerun.stdout[-1500:]
+    assert f"FAILED {failed[0]['test']}" in rerun.stdout
+
+
+def test_rerun_failed_reruns_only_the_failed_tests_and_says_of_which_bundle(engine_url: str, tmp_path: Path) -> None:
+    product = ["--vendor=Example", "--product=Engine", "--product-version=1.0", "--contact=qa@example.invalid"]
+    first = tmp_path / "first"
+    made = tool("certify", f"--engine-url={engine_url}", "--distro=busybox", "--profile=upstream-docker",
+                f"--output={first}", *product, "--", "-k", "test_engine_tells_pid1 or test_missing_image_is_404")
+    assert made.returncode == 1, made.stdout[-2000:] + made.stderr  # Moby sets no container=: one failure
+    failed = [r["test"] for r in json.loads((first / "results.json").read_text())["results"]
+              if r["outcome"] == "failed"]
+    assert failed == ["suites/test_systemd_pid1.py::test_engine_tells_pid1_it_runs_in_a_container[busybox]"]
+    again = tmp_path / "again"
+    rerun = tool("certify", f"--rerun-failed={first}", f"--output={again}", *product)
+    assert rerun.returncode == 1, rerun.stdout[-2000:] + rerun.stderr
+    suite = json.loads((again / "suite.json").read_text())
+    assert suite["rerun_of"] == {"bundle": str(first.resolve()), "sha256sums": certify.sha256(first / "SHA256SUMS"),
+                                 "tests": failed}
+    assert (suite["profile"], suite["distros"]) == ("upstream-docker", "busybox")
+    assert [r["test"] for r in json.loads((again / "results.json").read_text())["results"]] == failed
+    problems, warnings = review(again)
+    assert problems == [] and warnings == [f"results.json: SHOULD test {failed[0]} failed"], (problems, warnings)

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shlex
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from ci.tools import compare, expectations_update, matrix
 from ci.tools.results import ROOT, covered_features, feature_ids, load
 from fixtures.errors import HarnessError
 from fixtures.expectations import PLACEHOLDER, parse
+from fixtures.inventory import suite_version
 from fixtures.profiles import load_profiles
 from tests.conftest import run_pytest
 
@@ -171,3 +173,18 @@ def test_pipeline_runs_only_commands_of_the_repository(path: str) -> None:
 
 def test_tmt_tree_is_marked() -> None:
     assert (ROOT / ".fmf" / "version").read_text().strip() == "1"
+
+
+def test_the_smoke_plan_passes_under_tmt_on_this_machine(tmp_path: Path) -> None:
+    """``tmt run`` of plans/main.fmf's /plans/smoke with ``provision --how local`` (tmt from PyPI, in
+    .tools/tmt by ci/install): its prepare builds the tree's venv, its tests (the inventory check, the
+    core profile as TAP under ``prove``) pass against the managed engine."""
+    tmt = ROOT / ".tools" / "tmt" / "bin" / "tmt"
+    if not tmt.exists():
+        pytest.skip(f"not applicable: no tmt at {tmt} (ci/install installs it)")
+    run = subprocess.run([str(tmt), "--feeling-safe", "run", "--id", str(tmp_path / "run"), "--all", "provision",
+                          "--how", "local", "plan", "--name", "/plans/smoke"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=1200)
+    said = run.stdout + run.stderr
+    core = len(json.loads((ROOT / "inventory" / f"{suite_version()}.json").read_text())["profiles"]["core"])
+    assert run.returncode == 0 and f"total: {1 + core} tests passed" in said, said[-3000:]  # inventory + each test

@@ -54,12 +54,14 @@ def build(runs: list[RunResults], features: list[str] | None = None) -> dict[str
             if (run.engine_name, distro) not in columns:
                 columns.append((run.engine_name, distro))
     outcomes: dict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
+    cis: dict[str, set[str]] = defaultdict(set)  # feature -> the CIS recommendations its tests name
     reasons: dict[tuple[str, str, str], set[str]] = defaultdict(set)
     for run in runs:
         for r in run.results:
             for distro in [r.distro] if r.distro else (run.distros or ("-",)):
                 for feat in r.feature.split(","):
                     outcomes[(feat, r.engine, distro)][r.outcome] += 1
+                    cis[feat].update(c.strip() for c in r.cis.split(";") if c.strip())
                     if r.outcome == "skipped" and r.reason:
                         reasons[(feat, r.engine, distro)].add(r.reason.removeprefix("Skipped: "))
     cells = {
@@ -70,7 +72,18 @@ def build(runs: list[RunResults], features: list[str] | None = None) -> dict[str
         for feat in features
     }
     return {"features": features, "columns": [{"engine": e, "distro": d} for e, d in columns], "cells": cells,
+            "cis": {feat: sorted(cis[feat], key=cis_key) for feat in features if cis[feat]},
             "runs": [str(run.path) for run in runs]}
+
+
+def cis_key(recommendation: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in recommendation.split()[0].split("."))
+
+
+def feature_label(matrix: dict[str, Any], feat: str) -> str:
+    """The feature's name, with the CIS Docker Benchmark recommendations its tests name (CIS 5.3, 5.25)."""
+    ids = [c.split()[0] for c in matrix.get("cis", {}).get(feat, [])]
+    return f"{feat} (CIS {', '.join(ids)})" if ids else feat
 
 
 def markdown(matrix: dict[str, Any]) -> str:
@@ -89,7 +102,7 @@ def markdown(matrix: dict[str, Any]) -> str:
                     notes.append(note)
                 text += f" [{notes.index(note) + 1}]"
             row.append(text)
-        lines.append(f"| {feat} | " + " | ".join(row) + " |")
+        lines.append(f"| {feature_label(matrix, feat)} | " + " | ".join(row) + " |")
     lines += ["", *(f"[{i}] {note}" for i, note in enumerate(notes, 1))]
     return "\n".join(lines) + "\n"
 
@@ -108,7 +121,9 @@ def html_page(matrix: dict[str, Any]) -> str:
             title = "; ".join([counts, *cell["reasons"]]) if cell["reasons"] else counts
             tds.append(f'<td class="{status.replace(" ", "-")}" style="background:{COLOUR[status]}" '
                        f'title="{html.escape(title)}">{SYMBOL[status]}</td>')
-        rows.append(f"<tr><th>{html.escape(str(feat))}</th>{''.join(tds)}</tr>")
+        cis = "; ".join(matrix.get("cis", {}).get(feat, []))
+        rows.append(f'<tr><th title="{html.escape(cis)}">{html.escape(feature_label(matrix, feat))}</th>'
+                    f"{''.join(tds)}</tr>")
     legend = " ".join(f'<span style="background:{COLOUR[s]};padding:0 .4em">{SYMBOL[s]} = {s}</span>'
                       for s in STATUSES)
     return (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Conformance matrix</title>"

@@ -32,6 +32,7 @@ class Result:
     feature: str
     engine: str
     distro: str
+    cis: str = ""  # the CIS Docker Benchmark recommendations the test names: "5.4 Ensure ...; 5.3 ..."
 
     @property
     def failing(self) -> bool:
@@ -67,7 +68,7 @@ def load(path: Path) -> RunResults:
     engine = data["engine"]
     results = tuple(
         Result(str(r["test"]), str(r["outcome"]), str(r.get("reason", "")), str(r.get("feature", "")),
-               str(r.get("engine") or engine.get("name", "")), str(r.get("distro", "")))
+               str(r.get("engine") or engine.get("name", "")), str(r.get("distro", "")), str(r.get("cis", "")))
         for r in data["results"]
     )
     return RunResults(Path(path), engine, tuple(data.get("distros") or {}), results, data)

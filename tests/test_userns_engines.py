@@ -1,0 +1,66 @@
+"""The user-namespaced engines of ci/engines (issue 20): each starts beside the managed engines, answers
+as the configuration it is, and its ``down`` leaves nothing: no process of its user, no mount under
+its home or runtime dir, no runtime dir, no bridge, and the machine quirks it changed restored."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+ENGINES = {"podman-rootless": ("conformance-podman", "rootless"), "docker-rootless": ("conformance-docker", "rootless"),
+           "docker-userns": ("dockremap", "userns")}
+
+
+def engines(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(ROOT / "ci" / "engines"), *args], capture_output=True, text=True, timeout=timeout)
+
+
+def up(name: str) -> bool:
+    return f"{name}: up" in engines("status").stdout
+
+
+def mounts_under(*paths: str) -> list[str]:
+    points = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+    return [p for p in points if any(p == path or p.startswith(path + "/") for path in paths)]
+
+
+@pytest.mark.parametrize("name", list(ENGINES))
+def test_a_user_namespaced_engine_starts_says_what_it_is_and_leaves_nothing(name: str) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("not applicable: ci/engines needs root")
+    if up(name):
+        pytest.skip(f"not applicable: {name} was already up (a run of its own may be using it)")
+    tun_mode = stat.S_IMODE(os.stat("/dev/net/tun").st_mode) if Path("/dev/net/tun").exists() else None
+    started = engines("up", name)
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        url = engines("url", name).stdout.strip()
+        path = "/v4.0.0/libpod/info" if name.startswith("podman") else "/info"
+        answer = subprocess.run(["curl", "-s", "--unix-socket", url.removeprefix("unix://"), f"http://d{path}"],
+                                capture_output=True, text=True, timeout=60)
+        info = json.loads(answer.stdout)
+        if name.startswith("podman"):  # its compat SecurityOptions do not say so: libpod's host.security does
+            assert info["host"]["security"]["rootless"] is True, info["host"]["security"]
+        else:
+            assert f"name={ENGINES[name][1]}" in (info.get("SecurityOptions") or []), info.get("SecurityOptions")
+    finally:
+        stopped = engines("down", name)
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    user = ENGINES[name][0]
+    left = subprocess.run(["pgrep", "-u", user, "-l"], capture_output=True, text=True)
+    assert left.stdout == "", f"processes of {user} left: {left.stdout}"
+    if name != "docker-userns":
+        uid = subprocess.run(["id", "-u", user], capture_output=True, text=True).stdout.strip()
+        assert not Path(f"/run/user/{uid}").exists()
+        assert mounts_under(f"/home/{user}", f"/run/user/{uid}") == []
+    else:
+        assert subprocess.run(["ip", "link", "show", "ubr0"], capture_output=True).returncode != 0, "ubr0 left"
+    if tun_mode is not None and not any(up(e) for e in ENGINES):
+        assert stat.S_IMODE(os.stat("/dev/net/tun").st_mode) == tun_mode, "/dev/net/tun's mode not restored"
