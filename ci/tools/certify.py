@@ -280,8 +280,9 @@ def review(bundle: Path, public_key: Path | None = None, max_age_days: float = M
     levels, inventory_problems = _inventory_levels(suite, run.distros)
     problems += inventory_problems
     for r in run.results:
-        level = levels.get(inventory.template(r.test, r.distro), "") if levels else "MUST"
-        if levels and inventory.template(r.test, r.distro) not in levels:
+        name = inventory.template(r.test, r.distro)
+        level = levels.get(name, "") if levels else "MUST"
+        if levels and name not in levels:
             problems.append(f"results.json: {r.test} is not in the inventory of suite version "
                             f"{suite.get('suite_version')}")
         if r.outcome == "skipped" and not r.reason.removeprefix("Skipped: ").startswith("not applicable"):
