@@ -9,8 +9,8 @@
 Installed (``pip install`` of the wheel ``ci/package`` builds), the suites, fixtures, distro catalog,
 recipes, expectations, profiles and inventories are package data; in a checkout the command runs
 the checkout's. Exit codes are pytest's and the tools': 0 passed (a bundle verifies), 1 failures (a
-bundle does not verify), 2 interrupted or bad tool usage, 4 bad usage or an unreachable engine (one
-line, no traceback), 5 no test selected.
+bundle does not verify), 2 interrupted or bad tool usage, 4 bad usage (one line, no traceback), 5 no
+test selected, 6 the engine is unreachable (one line).
 """
 
 from __future__ import annotations
@@ -40,8 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     if command == "run":
         import pytest
 
-        return int(pytest.main([str(root / "suites"), "--rootdir", str(root), "-c", str(root / "pytest.ini"),
-                                "-p", "no:cacheprovider", *rest]))
+        # a test's node id (a reproducer's, ``suites/test_x.py::test[busybox]``) names the suite's own file
+        nodes = [arg if Path(arg.split("::")[0]).exists() else str(root / arg) for arg in rest
+                 if arg.startswith("suites/")]
+        rest = [arg for arg in rest if not arg.startswith("suites/")]
+        return int(pytest.main([*(nodes or [str(root / "suites")]), "--rootdir", str(root), "-c",
+                                str(root / "pytest.ini"), "-p", "no:cacheprovider", *rest]))
     if command == "version":
         from fixtures.inventory import suite_version
 

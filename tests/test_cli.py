@@ -42,6 +42,7 @@ def test_unobtainable_distro_names_reference_and_remedy(engine_url: str) -> None
 def test_unreachable_engine_is_one_line_within_ten_seconds() -> None:
     run = run_pytest(ONE_TEST, "--engine-url=unix:///nonexistent.sock", timeout=30)
     assert_one_clear_error(run.output, run.returncode, "unix:///nonexistent.sock")
+    assert run.returncode == 6  # engine unreachable (fixtures/errors.py), apart from bad usage's 4
     assert run.seconds < 10
 
 
@@ -69,7 +70,7 @@ def test_bad_engine_options_are_one_line(option: str, needle: str) -> None:
         ("--engine-cli=/bin/false", "--engine-cli /bin/false --version failed"),
         ("--ssh-config=/nonexistent/config", "--ssh-config /nonexistent/config does not exist"),
         ("--profile=nosuch", "unknown profile nosuch; valid profiles: contract, core, podman, rhel-docker, "
-                             "upstream-docker"),
+                             "runtime-extensions, upstream-docker"),
     ],
 )
 def test_bad_api_version_and_client_options_are_one_line(engine_url: str, option: str, needle: str) -> None:

@@ -56,6 +56,6 @@ def test_the_installed_command_says_bad_usage_in_one_line(installed: Path, tmp_p
     bad = command(installed, tmp_path, "bogus")
     assert bad.returncode == 2 and bad.stderr.strip().startswith("engine-conformance: unknown command bogus")
     unreachable = command(installed, tmp_path, "run", "--engine-url=unix:///nonexistent")
-    assert unreachable.returncode == 4
+    assert unreachable.returncode == 6
     assert "ERROR: engine unreachable: no socket at /nonexistent" in unreachable.stderr + unreachable.stdout
     assert "Traceback" not in unreachable.stderr + unreachable.stdout

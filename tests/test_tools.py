@@ -126,8 +126,9 @@ def test_expectations_update_keeps_removes_and_asks_for_new_reasons(tmp_path: Pa
 
 def test_profiles_name_known_features_and_rhel_docker_has_every_one() -> None:
     profiles = load_profiles(set(feature_ids()))
-    assert set(profiles) == {"core", "contract", "rhel-docker", "upstream-docker", "podman"}
+    assert set(profiles) == {"core", "contract", "rhel-docker", "upstream-docker", "podman", "runtime-extensions"}
     assert set(profiles["rhel-docker"].features) == set(feature_ids())
+    assert set(profiles["runtime-extensions"].features) < set(profiles["podman"].features)
     core = set(profiles["core"].features)
     assert core <= set(profiles["upstream-docker"].features) and core <= set(profiles["podman"].features)
     contract = set(profiles["contract"].features)

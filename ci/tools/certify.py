@@ -85,9 +85,20 @@ def engine_identity(url: str, ssh_config: str | None) -> dict[str, Any]:
             "info_answer": facts.raw_info}
 
 
+REVISION = ROOT / "REVISION"  # an installed suite's (ci/package writes it into the wheel)
+
+
 def git_revision() -> dict[str, Any]:
+    """The suite's git revision and whether the tree differs from it: the checkout's, or for the package
+    (no .git, no git in the suite's image) the one it was built from."""
+    if not (ROOT / ".git").exists() and REVISION.is_file():
+        return dict(json.loads(REVISION.read_text()))
+
     def git(*args: str) -> str:
-        out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        try:
+            out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False, timeout=60)
+        except OSError:
+            return ""
         return out.stdout.strip()
 
     return {"revision": git("rev-parse", "HEAD") or "unknown", "dirty": bool(git("status", "--porcelain"))}

@@ -9,12 +9,14 @@ are requirements.txt's, less the project's own checks (ruff, mypy, type stubs, p
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from ci.tools.certify import git_revision
 from ci.tools.results import ROOT, parser
 from fixtures.inventory import suite_version
 
@@ -41,6 +43,7 @@ def stage(directory: Path) -> Path:
         shutil.copy2(ROOT / name, package / name)
     for name in ("__init__.py", "cli.py"):
         shutil.copy2(ROOT / "engine_conformance" / name, package / name)
+    (package / "REVISION").write_text(json.dumps(git_revision()))  # the suite.json of its bundles
     deps = ", ".join(f'"{d}"' for d in dependencies())
     (directory / "pyproject.toml").write_text(f'''[build-system]
 requires = ["setuptools>=68"]
