@@ -80,8 +80,15 @@ def load(engine_url: str, tar: Path, timeout: float = 900) -> str:
     import ignores a separate tag), with the image's settings; returns the image id."""
     client = docker.DockerClient(base_url=engine_url, timeout=int(timeout))
     try:
+        try:
+            before = client.images.get(reference()).id
+        except docker.errors.ImageNotFound:
+            before = None
         client.api.import_image_from_file(str(tar), repository=reference(), changes=changes())
-        return str(client.images.get(reference()).id)
+        loaded = str(client.images.get(reference()).id)
+        if before and before != loaded and not client.images.get(before).tags:
+            client.images.remove(before)  # the image this one replaces, left with no name
+        return loaded
     finally:
         client.close()
 
