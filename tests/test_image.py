@@ -62,7 +62,7 @@ def loaded(built: Path) -> Iterator[dict[str, str]]:
             subprocess.run([*image.CLIENTS[kind], f"unix://{path}", "rmi", ref], capture_output=True, timeout=300)
 
 
-def in_image(kind: str, out: Path, *args: str, **kw: str | bool) -> subprocess.CompletedProcess[str]:
+def in_image(kind: str, out: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The README's command for ``kind``'s managed engine (the engine's own client, its socket bound in)."""
     argv = image.command(kind, SOCKETS[kind], list(args), out, privileged=False,
                          client_url=f"unix://{SOCKETS[kind]}")
@@ -179,7 +179,7 @@ def test_a_failures_reproducer_from_the_image_is_one_run_of_the_image(loaded: di
     assert failed[0]["test"] in words
     (tmp_path / "again").mkdir()
     words[1:2] = ["--url", f"unix://{SOCKETS['podman']}", "run", "-v", f"{tmp_path / 'again'}:/out"]
-    words[words.index("--privileged"):words.index("--privileged") + 1] = image.UNPRIVILEGED
+    words[words.index("--privileged"):words.index("--privileged") + 1] = hostns.UNPRIVILEGED
     again = subprocess.run(words, capture_output=True, text=True, timeout=600)
     assert again.returncode == 1 and "1 failed" in again.stdout, (again.stdout + again.stderr)[-3000:]
     assert failed[0]["test"].split("::")[1] in again.stdout

@@ -30,6 +30,7 @@ import docker
 
 from ci.tools import package
 from ci.tools.results import ROOT, parser
+from fixtures import hostns, reproducer
 from fixtures.inventory import suite_version
 
 REPOSITORY = "localhost/engine-conformance"
@@ -42,16 +43,16 @@ CHANGES = (
 )
 
 
-def changes() -> list[str]:
-    """The image's settings: ``CHANGES`` and its own reference (reproducers name it: fixtures/reproducer.py)."""
-    return [*CHANGES, f"ENV CONFORMANCE_IMAGE={reference()}"]
-UNPRIVILEGED = ("--cap-add=ALL", "--cap-drop=SYS_RESOURCE", "--security-opt=seccomp=unconfined",
-                "--security-opt=apparmor=unconfined")
 CLIENTS = {"docker": ("docker", "-H"), "podman": ("podman", "--url")}
 
 
 def reference() -> str:
     return f"{REPOSITORY}:{suite_version()}"
+
+
+def changes() -> list[str]:
+    """The image's settings: ``CHANGES`` and its own reference (reproducers name it: fixtures/reproducer.py)."""
+    return [*CHANGES, f"ENV {reproducer.IMAGE}={reference()}"]
 
 
 def build(output: Path) -> Path:
@@ -99,9 +100,8 @@ def command(kind: str, socket: str, args: list[str], out: Path, privileged: bool
     output in ``out`` (/out inside). ``client_url``: where the engine's client reaches it (default: its
     own default engine)."""
     cli, flag = CLIENTS[kind]
-    return [cli, *([flag, client_url] if client_url else []), "run", "--rm", "--pid=host", "--network=host",
-            *(["--privileged"] if privileged else UNPRIVILEGED), "-v", f"{socket}:{socket}", "-v", f"{out}:/out",
-            reference(), *args]
+    return [*hostns.image_run([cli, *([flag, client_url] if client_url else [])], socket, reference(), privileged,
+                              volumes=(f"{out}:/out",)), *args]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,12 +134,11 @@ def main(argv: list[str] | None = None) -> int:
             return 4
     elif not args.kind or not args.socket:
         ap.error(f"{args.action} needs the engine's kind and --socket")
-    elif args.action == "command":
-        out = Path(args.out or Path.cwd() / "out")
-        print(shlex.join(command(args.kind, args.socket, rest, out, not args.no_privileged, args.client_url)))
     else:
         out = Path(args.out or Path.cwd() / "out")
-        return certify(args.kind, args.socket, rest, out, not args.no_privileged, args.client_url)
+        if args.action == "certify":
+            return certify(args.kind, args.socket, rest, out, not args.no_privileged, args.client_url)
+        print(shlex.join(command(args.kind, args.socket, rest, out, not args.no_privileged, args.client_url)))
     return 0
 
 
