@@ -8,6 +8,7 @@ import os
 import re
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -189,3 +190,19 @@ def test_the_smoke_plan_passes_under_tmt_on_this_machine(tmp_path: Path) -> None
     said = run.stdout + run.stderr
     core = len(json.loads((ROOT / "inventory" / f"{suite_version()}.json").read_text())["profiles"]["core"])
     assert run.returncode == 0 and f"total: {1 + core} tests passed" in said, said[-3000:]  # inventory + each test
+
+
+def test_tally_names_each_failure_after_the_total(tmp_path: Path) -> None:
+    """ci/tally.py: the closing line counts each outcome, then names every failed test and a missing report,
+    so the tail of a CI log says what failed."""
+    report = tmp_path / "junit-docker.xml"
+    report.write_text('<testsuites><testsuite><testcase classname="suites.test_a" name="test_ok"/>'
+                      '<testcase classname="suites.test_a" name="test_bad[busybox]">'
+                      '<failure message="AssertionError: 1 != 2&#10;detail">tb</failure></testcase>'
+                      '<testcase classname="suites.test_a" name="test_na"><skipped message="n/a"/></testcase>'
+                      '</testsuite></testsuites>')
+    out = subprocess.run([sys.executable, str(ROOT / "ci" / "tally.py"), str(report), str(tmp_path / "junit-gone.xml")],
+                         capture_output=True, text=True, timeout=60, check=True).stdout.splitlines()
+    assert out[0] == "total: 1 passed, 2 failed, 1 skipped"
+    assert out[1] == "failed: docker suites.test_a::test_bad[busybox] (failure): AssertionError: 1 != 2"
+    assert out[2].startswith("failed: gone: no report (")

@@ -5,7 +5,7 @@
 set -euo pipefail
 out=$1
 command -v mmdebstrap >/dev/null || { echo "mmdebstrap is not installed (apt-get install mmdebstrap)" >&2; exit 1; }
-mmdebstrap --quiet --variant=minbase --aptopt='APT::Install-Recommends "false"' \
+mmdebstrap --quiet --variant=minbase --aptopt='APT::Install-Recommends "false"' --aptopt='Acquire::Retries "3"' \
     --include=systemd,systemd-sysv,dbus,procps,iproute2,iptables,ca-certificates,docker.io,podman,uidmap,slirp4netns,fuse-overlayfs,auditd,btrfs-progs,kmod \
     --customize-hook='mkdir -p "$1"/etc/systemd/system/docker.service.d "$1"/etc/systemd/system/podman.socket.d "$1"/etc/systemd/system/podman.service.d "$1"/etc/containers "$1"/etc/docker' \
     --customize-hook='printf "[Service]\nExecStart=\nExecStart=/usr/sbin/dockerd -H fd:// -H unix:///srv/conformance/docker.sock --containerd=/run/containerd/containerd.sock --debug\n" >"$1"/etc/systemd/system/docker.service.d/conformance.conf' \

@@ -19,7 +19,7 @@ packages=python3,python3-venv,ca-certificates,mmdebstrap,busybox-static,gcc,libc
 packages+=,docker-registry,openssl,curl,iproute2,procps,mount,perl,openssh-client,debian-archive-keyring
 excluded=('/usr/sbin/dockerd' '/usr/bin/containerd*' '/usr/bin/ctr' '/usr/sbin/runc' '/usr/bin/dnet' '/usr/sbin/ovrouter'
           '/usr/bin/docker-proxy' '/usr/bin/*-lto-dump-*' '/usr/share/doc/*' '/usr/share/man/*' '/usr/share/info/*')
-mmdebstrap --quiet --variant=apt --aptopt='APT::Install-Recommends "false"' --include="$packages" \
+mmdebstrap --quiet --variant=apt --aptopt='APT::Install-Recommends "false"' --aptopt='Acquire::Retries "3"' --include="$packages" \
     "${excluded[@]/#/--dpkgopt=path-exclude=}" \
     --customize-hook='mkdir -p "$1"/tmp/wheels' \
     --customize-hook="sync-in $wheels /tmp/wheels" \
