@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
 from typing import Any
 
@@ -40,16 +41,24 @@ def stream_error(items: Any) -> tuple[str, list[dict[str, Any]]]:
 
 def push(containers: ContainerFactory, image: str, registry: DistributionRegistry, repo: str,
          auth: dict[str, str] | None = None) -> tuple[str, str, str]:
-    """Tags ``image`` as registry/repo:<random> and pushes it: (reference, digest, error)."""
+    """Tags ``image`` as registry/repo:<random> and pushes it: (reference, the digest the push's aux message
+    reported, error)."""
+    ref, items, error = push_stream(containers, image, registry, repo, auth)
+    digests = [i["aux"]["Digest"] for i in items if isinstance(i.get("aux"), dict) and i["aux"].get("Digest")]
+    return ref, (digests[-1] if digests else ""), error
+
+
+def push_stream(containers: ContainerFactory, image: str, registry: DistributionRegistry, repo: str,
+                auth: dict[str, str] | None = None) -> tuple[str, list[dict[str, Any]], str]:
+    """Tags ``image`` as registry/repo:<random> and pushes it: (reference, the progress stream's items, error)."""
     tag = uuid.uuid4().hex[:10]
     ref = containers.tag(image, f"{registry.host}/{repo}", tag)
     try:
         error, items = stream_error(containers.client.api.push(f"{registry.host}/{repo}", tag=tag, stream=True,
                                                                 decode=True, auth_config=auth))
     except docker.errors.APIError as err:
-        return ref, "", str(err)
-    digests = [i["aux"]["Digest"] for i in items if isinstance(i.get("aux"), dict) and i["aux"].get("Digest")]
-    return ref, (digests[-1] if digests else ""), error
+        return ref, [], str(err)
+    return ref, items, error
 
 
 def pull(containers: ContainerFactory, ref: str, auth: dict[str, str] | None = None) -> str:
@@ -78,14 +87,31 @@ def insecure_loopback(facts: EngineFacts) -> bool:
 
 def test_push_reports_the_digest_the_registry_holds(containers: ContainerFactory, tool_image: str,
                                                     registries: Registries) -> None:
-    """Push MUST end its progress stream with the manifest digest (``aux.Digest``), equal to the
-    digest the registry holds for the tag."""
+    """Push MUST report the digest the registry holds for the tag: in its result message (``aux.Digest``) or
+    its last status (``TAG: digest: sha256:... size: N``, what the docker CLI prints; Moby's containerd image
+    store writes only this, daemon/containerd/image_push.go)."""
+    registry = registries.get("tls")
+    assert isinstance(registry, DistributionRegistry)
+    ref, items, error = push_stream(containers, tool_image, registry, "conformance/digest")
+    assert error == "", error
+    tag = ref.rsplit(":", 1)[1]
+    reported = {i["aux"]["Digest"] for i in items if isinstance(i.get("aux"), dict) and i["aux"].get("Digest")}
+    reported |= {m.group(1) for i in items
+                 if (m := re.fullmatch(rf"{re.escape(tag)}: digest: (sha256:[0-9a-f]{{64}}) size: \d+",
+                                       str(i.get("status", ""))))}
+    assert registry.digest("conformance/digest", tag) in reported, f"push reported {sorted(reported) or 'no digest'}"
+
+
+def test_push_ends_with_the_result_message(containers: ContainerFactory, tool_image: str,
+                                           registries: Registries) -> None:
+    """Push MUST end its progress stream with the result message ``aux`` {Tag, Digest, Size} (Moby's
+    distribution push, types.PushResult), the digest being the registry's for the tag."""
     registry = registries.get("tls")
     assert isinstance(registry, DistributionRegistry)
     ref, digest, error = push(containers, tool_image, registry, "conformance/digest")
     assert error == "", error
     assert digest == registry.digest("conformance/digest", ref.rsplit(":", 1)[1]), \
-        f"push reported {digest or 'no digest'}"
+        f"push's aux message reported {digest or 'no digest'}"
 
 
 def test_pushed_image_pulls_back_by_tag_and_digest_unchanged(containers: ContainerFactory, tool_image: str,
@@ -138,7 +164,9 @@ def test_auth_registry_refuses_without_and_with_wrong_credentials(containers: Co
     _, _, wrong = push(containers, tool_image, registry, "conformance/private", auth_of(registry, "wrong-password"))
     ref, _, right = push(containers, tool_image, registry, "conformance/private", auth_of(registry))
     assert anonymous and ("auth" in anonymous.lower() or "denied" in anonymous.lower()), anonymous
-    assert wrong and ("unauthorized" in wrong.lower() or "denied" in wrong.lower()), wrong
+    # the registry's UNAUTHORIZED error says "authentication required" (distribution's errcode), which Podman 5.8
+    # passes on as it is for a wrong password (observed); Docker and Podman 4.3 say "unauthorized" or "denied"
+    assert wrong and any(word in wrong.lower() for word in ("unauthorized", "denied", "authentication required")), wrong
     assert right == "", right
     assert registry.digest("conformance/private", ref.rsplit(":", 1)[1]).startswith("sha256:")
     containers.client.images.remove(ref, noprune=True)

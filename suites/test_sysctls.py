@@ -76,7 +76,11 @@ REFUSED = [
     pytest.param({"vm.swappiness": "1"}, {}, id="non-namespaced-vm"),
     pytest.param({"kernel.hostname": "x"}, {}, id="kernel.hostname"),
 ]
-STABLE_REFUSALS = ("not allowed", "can't be set", "not in a separate kernel namespace", "conflicts")
+# The refusals' wordings, as engines write them: runc and Moby ("not allowed", "not in a separate kernel
+# namespace"), Podman ("can't be set", "conflicts"), and crun 1.28 under Podman 5.8 at start ("the sysctl
+# `kernel.shmmax` requires a new IPC namespace: OCI runtime error", observed on Podman 5.8.6).
+STABLE_REFUSALS = ("not allowed", "can't be set", "not in a separate kernel namespace", "conflicts",
+                   "requires a new")
 
 
 @pytest.mark.parametrize(("sysctls", "options"), REFUSED)

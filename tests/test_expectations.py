@@ -113,6 +113,8 @@ def test_shipped_expectation_files_are_valid_and_found_per_engine() -> None:
         parse(path, features)
     assert find(facts("docker", "20.10.24+dfsg1"), features).path == EXPECTATIONS_DIR / "docker.toml"
     assert find(facts("podman", "4.3.1"), features).path == EXPECTATIONS_DIR / "podman.toml"
+    assert find(facts("docker", "28.5.2+dfsg4"), features).path == EXPECTATIONS_DIR / "docker.toml"
+    assert find(facts("podman", "5.8.6"), features).path == EXPECTATIONS_DIR / "podman.toml"
     assert find(facts("other", "1.0"), features).path is None
     docker, podman = facts("docker", "20.10.24+dfsg1"), facts("podman", "4.3.1")
     for engine, setting, name in ((docker, "rootless", "docker-rootless"), (docker, "userns", "docker-userns"),
@@ -149,3 +151,41 @@ def test_shipped_configuration_files_hold_only_in_their_configuration() -> None:
         _, entries = parse(EXPECTATIONS_DIR / f"{name}.toml", shipped_features())
         assert entries.entries, name
         assert all((setting, "true") in e.when for e in entries.entries), name
+
+
+@pytest.mark.parametrize(("version", "ok"), [("20.10.24", True), ("28.5.2+dfsg4", True), ("23.0.1", False),
+                                             ("28.6.0", False), ("29.0.0", False)])
+def test_version_alternatives_name_each_measured_range(version: str, ok: bool) -> None:
+    assert applies({"kind": "docker", "version": ">=20.10,<20.11 || >=28.5,<28.6"}, facts("docker", version)) is ok
+
+
+def test_an_entry_holds_only_on_the_versions_it_was_measured_on(tmp_path: Path) -> None:
+    (tmp_path / "docker.toml").write_text(
+        "[match]\nkind='docker'\nversion='>=20.10,<20.11 || >=28.5,<28.6'\n"
+        "[[expect]]\ntest='suites/test_a.py::test_a'\noutcome='fail'\nreason='both'\n"
+        "[[expect]]\ntest='suites/test_b.py::test_b'\noutcome='fail'\nreason='old'\nversions='<20.11'\n")
+    assert [e.reason for e in find(facts("docker", "20.10.24"), FEATURES, tmp_path).entries] == ["both", "old"]
+    assert [e.reason for e in find(facts("docker", "28.5.2"), FEATURES, tmp_path).entries] == ["both"]
+
+
+def test_a_version_nobody_measured_runs_without_expectations_and_says_so() -> None:
+    """Docker 29 and Podman 6 (newer than any measured version) get no entry of the shipped files, and the
+    set says why (the report's notes and header carry it)."""
+    for kind, version in (("docker", "29.0.1"), ("podman", "6.0.0"), ("docker", "24.0.7")):
+        found = find(facts(kind, version), shipped_features())
+        assert found.entries == () and found.path is None
+        assert found.unmeasured.startswith(f"no expectations measured for {kind} {version}"), found.unmeasured
+
+
+def test_shipped_files_bound_every_range() -> None:
+    """Every shipped [match] names an upper bound: an expectation holds only where it was measured."""
+    for path in EXPECTATIONS_DIR.glob("*.toml"):
+        match, _ = parse(path, shipped_features())
+        assert all("<" in alternative for alternative in match["version"].split("||")), path
+
+
+def test_entry_versions_must_be_a_range(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text("[match]\nkind='docker'\n[[expect]]\nfeature='core'\noutcome='fail'\nreason='x'\nversions='~28'\n")
+    with pytest.raises(HarnessError, match="bad version range clause"):
+        parse(path, FEATURES)
