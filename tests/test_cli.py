@@ -106,7 +106,8 @@ def test_feature_option_selects_only_that_feature(engine_url: str) -> None:
 def test_unknown_expectations_profile_lists_the_valid_ones(engine_url: str) -> None:
     run = run_pytest(ONE_TEST, f"--engine-url={engine_url}", "--expectations=crio")
     assert_one_clear_error(run.output, run.returncode, "unknown expectations profile crio",
-                           "docker, docker-rhel, docker-rootless, docker-userns, podman, podman-rootless")
+                           "docker, docker-containerd-store, docker-rhel, docker-rootless, docker-userns, podman, "
+                           "podman-rootless")
 
 
 def test_malformed_catalog_is_one_line(engine_url: str, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from tests.test_userns_engines import engines, up
+from tests.test_userns_engines import engines, require_idle
 
 TODAY = {"docker-28": ("/version", "28."), "docker-28-containerd": ("/version", "28."),
          "podman-5": ("/v5.0.0/libpod/version", "5."), "podman-5-rootless": ("/v5.0.0/libpod/version", "5.")}
@@ -29,10 +29,7 @@ def rules() -> str:
 
 @pytest.mark.parametrize("name", list(TODAY))
 def test_todays_engine_runs_from_its_own_root_beside_the_others_and_leaves_nothing(name: str) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("not applicable: ci/engines needs root")
-    if up(name):
-        pytest.skip(f"not applicable: {name} was already up (a run of its own may be using it)")
+    require_idle(name)
     before = links()
     started = engines("up", name)
     try:

@@ -26,6 +26,15 @@ def up(name: str) -> bool:
     return f"{name}: up" in engines("status").stdout
 
 
+def require_idle(name: str) -> None:
+    """Not applicable without root (ci/engines starts daemons) or where ``name`` is up already (a run of its own
+    may be using it)."""
+    if os.geteuid() != 0:
+        pytest.skip("not applicable: ci/engines needs root")
+    if up(name):
+        pytest.skip(f"not applicable: {name} was already up (a run of its own may be using it)")
+
+
 def mounts_under(*paths: str) -> list[str]:
     points = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
     return [p for p in points if any(p == path or p.startswith(path + "/") for path in paths)]
@@ -33,10 +42,7 @@ def mounts_under(*paths: str) -> list[str]:
 
 @pytest.mark.parametrize("name", list(ENGINES))
 def test_a_user_namespaced_engine_starts_says_what_it_is_and_leaves_nothing(name: str) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("not applicable: ci/engines needs root")
-    if up(name):
-        pytest.skip(f"not applicable: {name} was already up (a run of its own may be using it)")
+    require_idle(name)
     tun_mode = stat.S_IMODE(os.stat("/dev/net/tun").st_mode) if Path("/dev/net/tun").exists() else None
     started = engines("up", name)
     try:

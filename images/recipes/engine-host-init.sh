@@ -22,4 +22,11 @@ if grep -qw cgroup2 /proc/filesystems; then
     mkdir -p /sys/fs/cgroup/unified
     mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 /sys/fs/cgroup/unified || rmdir /sys/fs/cgroup/unified
 fi
+# Docker 26+ disables IPv6 on a container's interface through /proc/sys/net (per network namespace), and every
+# start fails where it is read-only, as the engine mounts /proc/sys in this container (shared/ENGINE-LAB.md):
+# the host of today's engines gets its own network sysctls writable
+if [ "${CONFORMANCE_WRITABLE_NET_SYSCTLS:-}" = 1 ]; then
+    mount --bind /proc/sys/net /proc/sys/net
+    mount -o remount,bind,rw /proc/sys/net
+fi
 exec /sbin/init "$@"
