@@ -1,6 +1,7 @@
 """Engine identity and API versions, from recorded /version and /info answers of each engine
-generation (tests/data/engines/*.json: Docker 1.13 upstream and Red Hat, 17.03, 20.10, 28.0 with the containerd
-image store, 28.5 as Debian unstable ships it; Podman 4.3, 5.2 rootless and 5.8; an engine that is neither). Pure logic: no engine is contacted."""
+generation (tests/data/engines/*.json: Docker 1.13 upstream and Red Hat, 17.03, 20.10, 28.0 with the
+containerd image store, 28.5 as Debian unstable ships it; Podman 4.3, 5.2 rootless and 5.8; an engine
+that is neither). Pure logic: no engine is contacted."""
 
 from __future__ import annotations
 
