@@ -14,6 +14,7 @@ import pytest
 from tests.test_userns_engines import engines, require_idle
 
 TODAY = {"docker-28": ("/version", "28."), "docker-28-containerd": ("/version", "28."),
+         "docker-28-rootless": ("/version", "28."),
          "podman-5": ("/v5.0.0/libpod/version", "5."), "podman-5-rootless": ("/v5.0.0/libpod/version", "5.")}
 
 

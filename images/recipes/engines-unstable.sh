@@ -10,6 +10,6 @@ out=$1
 command -v mmdebstrap >/dev/null || { echo "mmdebstrap is not installed (apt-get install mmdebstrap)" >&2; exit 1; }
 mmdebstrap --quiet --variant=minbase --aptopt='APT::Install-Recommends "false"' --aptopt='Acquire::Retries "3"' \
     --aptopt='Acquire::Check-Valid-Until "false"' \
-    --include=docker.io,docker-cli,podman,crun,conmon,netavark,aardvark-dns,passt,catatonit,containers-storage,golang-github-containers-common,iptables,nftables,iproute2,procps,util-linux,systemd,auditd,ca-certificates,uidmap,fuse-overlayfs,kmod,iputils-ping \
+    --include=docker.io,docker-cli,podman,crun,conmon,netavark,aardvark-dns,passt,catatonit,containers-storage,golang-github-containers-common,iptables,nftables,iproute2,procps,util-linux,systemd,auditd,ca-certificates,uidmap,fuse-overlayfs,kmod,iputils-ping,rootlesskit,slirp4netns \
     --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
     unstable "$out"
