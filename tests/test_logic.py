@@ -115,3 +115,17 @@ def test_host_namespaces_add_userns_host_only_under_a_daemon_wide_remap() -> Non
     assert host_namespaces(facts(), network_mode="host") == {"network_mode": "host"}  # no remap: as asked
     assert host_namespaces(facts(rootless=True), pid_mode="host") == {"pid_mode": "host"}
     assert process_ids("Name:\tdockerd\nUid:\t1002\t1002\t1002\t1002\nGid:\t1002\t1002\t1002\t1002\n") == (1002, 1002)
+
+
+def test_registries_use_a_lasting_process_of_the_engines_network_namespace() -> None:
+    """The engine's own process where this machine sees it; else the oldest process in that namespace (never a
+    transient one, which may end while the registries run there)."""
+    import os
+
+    from fixtures.engine_fixtures import pid_in_netns
+
+    mine = os.readlink("/proc/self/ns/net")
+    assert pid_in_netns(mine, os.getpid()) == os.getpid()
+    oldest = pid_in_netns(mine, 0)  # no such engine pid: the oldest process sharing the namespace
+    assert oldest is not None and os.readlink(f"/proc/{oldest}/ns/net") == mine
+    assert pid_in_netns("net:[0]", os.getpid()) is None
