@@ -18,7 +18,7 @@ import docker.errors
 import pytest
 from docker.models.containers import Container
 
-from fixtures import api
+from fixtures import api, hostside
 from fixtures.containers import ContainerFactory
 from fixtures.engine import EngineFacts, remapped_root
 from fixtures.harness import Harness, feature
@@ -45,7 +45,7 @@ def namespaces(containers: ContainerFactory, image: str, **kwargs: Any) -> dict[
 def engine_ns(engine_host: Any, harness: Harness) -> Callable[[str], str]:
     """The namespace identity of the engine's own process on its host, by kind."""
     pid = harness.engine_process(engine_host).pid
-    return lambda kind: engine_host.check_output("readlink /proc/%s/ns/%s", pid, kind)
+    return lambda kind: hostside.namespace_of(engine_host, pid, kind)
 
 
 @pytest.fixture(scope="module")
