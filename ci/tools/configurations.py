@@ -1,0 +1,225 @@
+"""The configurations the conformance suites run on (ci/configurations.toml), listed and run.
+
+    ci/configurations list [--gate|--nightly]           their names, in order
+    ci/configurations junit [--gate|--nightly]          their JUnit paths (reports/junit-NAME.xml), less the
+                                                        ones the last run skipped
+    ci/configurations run [--gate|--nightly|NAME...] [--reports=DIR] [-- PYTEST-OPTIONS]
+
+``run`` starts what each needs (its managed engine, the systemd engine host of its Debian suite, the sshd),
+runs the suites with its options and stops what it started after it (an engine with ``stop_after`` right
+after, an engine host when the next configuration needs no other), then prints each configuration's
+outcome and wall time and writes them to DIR/configurations.json. It exits 1 when any failed or ran no test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+FILE = ROOT / "ci" / "configurations.toml"
+ABSENT = 3  # ci/engines: the engine's bundle is not there
+
+
+@dataclass(frozen=True)
+class Configuration:
+    name: str
+    engine: str
+    distros: tuple[str, ...]
+    select: str = ""
+    options: tuple[str, ...] = ()
+    engine_name: str = ""
+    engine_host: str = ""
+    own_root: bool = False
+    via: str = ""
+    stop_after: bool = False
+    optional: bool = False
+    gate: bool = False
+    nightly: bool = False
+    why: str = ""
+    jobs: int = 2
+
+    @property
+    def junit(self) -> str:
+        return f"junit-{self.name}.xml"
+
+
+KNOWN = {"engine", "distros", "select", "options", "name", "engine_host", "own_root", "via", "stop_after",
+         "optional", "gate", "nightly", "why"}
+
+
+def load(path: Path = FILE) -> list[Configuration]:
+    data = tomllib.loads(path.read_text())
+    defaults, selections = data.get("defaults", {}), data.get("selections", {})
+    found = []
+    for name, c in data.get("configuration", {}).items():
+        unknown = set(c) - KNOWN
+        if unknown or "engine" not in c:
+            raise ValueError(f"{path.name}: configuration {name}: " +
+                             (f"unknown keys {', '.join(sorted(unknown))}" if unknown else "no engine"))
+        found.append(Configuration(
+            name, c["engine"], tuple(c.get("distros", defaults.get("distros", ["busybox"]))),
+            c.get("select", "").format(**selections), tuple(c.get("options", ())), c.get("name", ""),
+            c.get("engine_host", ""), c.get("own_root", False), c.get("via", ""), c.get("stop_after", False),
+            c.get("optional", False), c.get("gate", False), c.get("nightly", False), c.get("why", ""),
+            int(os.environ.get("CONFORMANCE_JOBS", defaults.get("jobs", 2)))))
+    return found
+
+
+def chosen(configurations: list[Configuration], args: list[str]) -> list[Configuration]:
+    if not args or args == ["--gate"]:
+        return [c for c in configurations if c.gate]
+    if args == ["--nightly"]:
+        return [c for c in configurations if c.nightly]
+    names = {c.name: c for c in configurations}
+    missing = [a for a in args if a not in names]
+    if missing:
+        raise ValueError(f"no configuration {', '.join(missing)} in {FILE.name} (ci/configurations list)")
+    return [names[a] for a in args]
+
+
+def out(*argv: str, env: dict[str, str] | None = None) -> str:
+    return subprocess.run(argv, capture_output=True, text=True, check=True, cwd=ROOT,
+                          env={**os.environ, **(env or {})}).stdout.strip()
+
+
+def host_env(c: Configuration) -> dict[str, str]:
+    return {"CONFORMANCE_ENGINE_HOST_SUITE": c.engine_host} if c.engine_host else {}
+
+
+def pytest_argv(c: Configuration, reports: Path, extra: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The pytest command of configuration ``c`` (its engines up) and the environment it needs."""
+    env: dict[str, str] = {}
+    if c.engine_host:
+        argv = [f"--engine-url={out('ci/engine-host', 'url', c.engine, env=host_env(c))}",
+                f"--engine-host={out('ci/engine-host', 'host', env=host_env(c))}",
+                f"--engine-log=journal:{c.engine}.service"]
+        env["DOCKER_HOST"] = out("ci/engines", "url", "docker")  # testinfra's docker:// reaches the host container
+    elif c.via == "ssh":
+        argv = [f"--engine-url=ssh://root@127.0.0.1:{os.environ.get('CONFORMANCE_SSH_PORT', '2222')}",
+                f"--ssh-config={out('ci/sshd', 'home')}/.ssh/config"]
+    else:
+        argv = [f"--engine-url={out('ci/engines', 'url', c.engine)}"]
+    if c.own_root:
+        argv += [f"--engine-host={out('ci/engines', 'host', c.engine)}",
+                 f"--engine-cli={out('ci/engines', 'cli', c.engine)}"]
+    name = c.engine_name or (f"{c.engine}-{'' if c.engine_host == 'bookworm' else c.engine_host + '-'}engine-host"
+                             if c.engine_host else "")
+    argv += [f"--engine-name={name}"] if name else []
+    argv += ["-m", c.select] if c.select else []
+    # a --distro among ``extra`` (ci/nightly --distro) replaces the configuration's: pytest adds up repeated ones
+    distros = [] if any(a.startswith("--distro") for a in extra) else [f"--distro={','.join(c.distros)}"]
+    argv += [*c.options, *distros, "-n", str(c.jobs), f"--junitxml={reports / c.junit}", "-q", *extra]
+    return [str(ROOT / ".venv" / "bin" / "pytest"), "suites/", *argv], env
+
+
+def status(engine: str) -> bool:
+    return f"{engine}: up" in subprocess.run(["ci/engines", "status"], capture_output=True, text=True,
+                                             cwd=ROOT).stdout
+
+
+@dataclass
+class Outcome:
+    name: str
+    result: str  # passed, failed, skipped (optional engine absent), setup (its engine did not start)
+    seconds: float
+    exit: int = 0
+
+
+def run(configurations: list[Configuration], reports: Path, extra: list[str]) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    absent: set[str] = set()
+    booted = ""
+    for i, c in enumerate(configurations):
+        print(f"=== suites-{c.name}", flush=True)
+        began = time.monotonic()
+        was_up = status(c.engine)
+        if c.engine in absent:
+            outcomes.append(Outcome(c.name, "skipped", 0.0))
+            continue
+        up = subprocess.run(["ci/engines", "up", c.engine], stdout=subprocess.DEVNULL, cwd=ROOT).returncode
+        if up == ABSENT and c.optional:
+            print(f"ci/configurations: {c.name}: {c.engine}'s bundle is not here; skipped")
+            absent.add(c.engine)
+            outcomes.append(Outcome(c.name, "skipped", 0.0))
+            continue
+        ready = up == 0
+        if ready and c.engine_host and booted != c.engine_host:
+            booting = subprocess.run(["ci/engine-host", "up"], env={**os.environ, **host_env(c)}, cwd=ROOT)
+            ready = booting.returncode == 0
+            booted = c.engine_host if ready else ""
+        if ready and c.via == "ssh":
+            ready = subprocess.run(["ci/sshd", "up"], stdout=subprocess.DEVNULL, cwd=ROOT).returncode == 0
+        if not ready:
+            print(f"!!! {c.name}: its engine, engine host or sshd did not start")
+            outcomes.append(Outcome(c.name, "setup", time.monotonic() - began, 1))
+        else:
+            argv, env = pytest_argv(c, reports, extra)
+            code = subprocess.run(argv, cwd=ROOT, env={**os.environ, **env}).returncode
+            if code == 5:
+                print(f"!!! suites-{c.name} ran no test")
+            if code != 0:
+                print(f"!!! suites-{c.name} failed (exit {code})")
+            outcomes.append(Outcome(c.name, "passed" if code == 0 else "failed", time.monotonic() - began, code))
+        following = configurations[i + 1] if i + 1 < len(configurations) else None
+        if booted and (following is None or following.engine_host != booted):
+            subprocess.run(["ci/engine-host", "down"], env={**os.environ, **host_env(c)}, cwd=ROOT, check=False)
+            booted = ""
+        if c.stop_after and not was_up:
+            subprocess.run(["ci/engines", "down", c.engine], stdout=subprocess.DEVNULL, cwd=ROOT, check=False)
+    return outcomes
+
+
+def summary(outcomes: list[Outcome]) -> str:
+    lines = [f"{'configuration':32} {'outcome':8} {'wall':>8}"]
+    lines += [f"{o.name:32} {o.result:8} {int(o.seconds) // 60:>5}:{int(o.seconds) % 60:02d}" for o in outcomes]
+    total = sum(o.seconds for o in outcomes)
+    lines.append(f"{'all configurations':32} {'':8} {int(total) // 60:>5}:{int(total) % 60:02d}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # its lines before pytest's
+    if not argv or argv[0] not in ("list", "junit", "run"):
+        print(__doc__.strip().splitlines()[2] if __doc__ else "", file=sys.stderr)
+        print("ci/configurations: expected list, junit or run", file=sys.stderr)
+        return 2
+    command, rest = argv[0], argv[1:]
+    extra: list[str] = []
+    if "--" in rest:
+        extra = rest[rest.index("--") + 1:]
+        rest = rest[:rest.index("--")]
+    reports = ROOT / "reports"
+    for arg in [a for a in rest if a.startswith("--reports=")]:
+        reports = Path(arg.split("=", 1)[1]).resolve()
+        rest.remove(arg)
+    try:
+        selected = chosen(load(), rest)
+    except (ValueError, OSError, tomllib.TOMLDecodeError) as err:
+        print(f"ci/configurations: {err}", file=sys.stderr)
+        return 2
+    if command == "list":
+        print("\n".join(c.name for c in selected))
+        return 0
+    if command == "junit":  # less those the last run skipped (an optional engine's bundle absent)
+        done = reports / "configurations.json"
+        skipped = {o["name"] for o in json.loads(done.read_text()) if o["result"] == "skipped"} \
+            if done.is_file() else set()
+        print("\n".join(str(reports / c.junit) for c in selected if c.name not in skipped))
+        return 0
+    reports.mkdir(parents=True, exist_ok=True)
+    outcomes = run(selected, reports, extra)
+    print(summary(outcomes))
+    (reports / "configurations.json").write_text(json.dumps([o.__dict__ for o in outcomes], indent=1))
+    return 1 if any(o.result in ("failed", "setup") for o in outcomes) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
+

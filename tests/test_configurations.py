@@ -1,0 +1,61 @@
+"""One configurations file drives CI and the nightly run (ci/configurations.toml, ci/tools/configurations.py):
+it loads, ci/test and ci/nightly read it, and the pipelines' nightly matrices name exactly its nightly
+configurations."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from ci.tools.configurations import FILE, chosen, load, main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def nightly() -> list[str]:
+    return [c.name for c in load() if c.nightly]
+
+
+def test_every_configuration_names_an_engine_and_distros() -> None:
+    configurations = load()
+    assert len({c.name for c in configurations}) == len(configurations)
+    assert all(c.engine and c.distros for c in configurations)
+    assert all(c.why for c in configurations if not c.gate and not c.nightly), "a configuration nothing runs"
+
+
+def test_selections_are_expanded() -> None:
+    ssh = next(c for c in load() if c.via == "ssh")
+    assert ssh.select and "{" not in ssh.select and "core" in ssh.select
+
+
+def test_an_unknown_key_or_name_is_one_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "c.toml"
+    bad.write_text('[configuration.x]\nengine = "docker"\ndistro = ["busybox"]\n')
+    with pytest.raises(ValueError, match="unknown keys distro"):
+        load(bad)
+    assert main(["run", "no-such-configuration"]) == 2
+    assert "no configuration no-such-configuration" in capsys.readouterr().err
+    with pytest.raises(ValueError):
+        chosen(load(), ["nope"])
+
+
+def test_ci_test_and_nightly_run_the_file() -> None:
+    assert "ci/configurations run --gate" in (ROOT / "ci" / "test").read_text()
+    assert "ci/configurations run" in (ROOT / "ci" / "nightly").read_text()
+    assert "--configuration=all" in (ROOT / "plans" / "main.fmf").read_text()
+
+
+def test_the_github_nightly_matrix_is_the_files_nightly_configurations() -> None:
+    text = (ROOT / ".github" / "workflows" / "nightly.yml").read_text()
+    found = re.search(r"^\s*configuration: \[([^\]]*)\]", text, re.M)
+    assert found, "no configuration matrix"
+    assert [n.strip() for n in found.group(1).split(",")] == nightly(), f"{FILE.name} says otherwise"
+
+
+def test_the_gitlab_nightly_matrix_is_the_files_nightly_configurations() -> None:
+    text = (ROOT / ".gitlab-ci.yml").read_text()
+    found = re.search(r"CONFIGURATION: \[([^\]]*)\]", text)
+    assert found, "no CONFIGURATION matrix"
+    assert [n.strip() for n in found.group(1).split(",")] == nightly(), f"{FILE.name} says otherwise"
