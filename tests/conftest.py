@@ -60,6 +60,11 @@ def run_pytest(*args: str, cwd: Path = ROOT, timeout: float = 600, env: dict[str
     return Run(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "nightly: proves again, at length, a path a gate test proves (ci/nightly runs "
+                                       "it, ci/test does not)")
+
+
 @pytest.fixture(scope="session")
 def engine_url() -> str:
     """The engine end-to-end harness tests run against (CONFORMANCE_TEST_ENGINE or the managed dockerd)."""

@@ -69,7 +69,11 @@ def in_image(kind: str, out: Path, *args: str) -> subprocess.CompletedProcess[st
     return subprocess.run(argv, capture_output=True, text=True, timeout=1800)
 
 
-@pytest.mark.parametrize("kind", list(SOCKETS))
+# Podman's runs from the image prove the image's path again (Docker's do in the gate): nightly only
+GATE_KINDS = [pytest.param(k, marks=pytest.mark.nightly) if k == "podman" else k for k in SOCKETS]
+
+
+@pytest.mark.parametrize("kind", GATE_KINDS)
 def test_one_run_of_the_image_certifies_the_managed_engine_and_the_bundle_verifies(
         loaded: dict[str, str], kind: str, tmp_path: Path) -> None:
     """``ci/image certify``: the image's certification of the engine (busybox and debian12, whose base
@@ -91,7 +95,7 @@ def test_one_run_of_the_image_certifies_the_managed_engine_and_the_bundle_verifi
     assert sum(r["outcome"] == "passed" for r in results) >= 20
 
 
-@pytest.mark.parametrize("kind", list(SOCKETS))
+@pytest.mark.parametrize("kind", GATE_KINDS)
 def test_host_side_checks_from_the_image_reach_the_engine_host(loaded: dict[str, str], kind: str,
                                                                tmp_path: Path) -> None:
     """The engine's whole profile from the image, with its expectations: green, and the tests that read
@@ -143,6 +147,7 @@ def test_nsenter_host_specs_name_a_process_or_the_engine() -> None:
     assert hostns.listening_paths(ss) == ["/run/conformance/docker.sock"]
 
 
+@pytest.mark.nightly
 def test_the_image_plan_certifies_under_tmt(built: Path, loaded: dict[str, str], tmp_path: Path) -> None:
     """plans/main.fmf's /plans/image, as Testing Farm runs it on a Fedora host, here with ``provision --how
     local`` against the managed Podman: it loads the tar, certifies from the image, and the bundle verifies."""
