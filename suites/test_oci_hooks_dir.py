@@ -44,22 +44,32 @@ pytestmark = feature("oci-hooks-dir")
 
 
 def test_prestart_hook_receives_the_container_state(operator: Operator, tool_image: str) -> None:
-    """A prestart hook MUST receive the state on stdin: id = the container's, pid = its process (seen running),
-    bundle = a directory holding config.json (docker PR 17021, OCI runtime spec hooks)."""
+    """A prestart hook MUST run with the container's state on stdin: id = the container's (its records are filed
+    under it) and pid = its process, seen running (docker PR 17021, OCI runtime spec hooks)."""
     hook = operator.hook(["prestart"], SELECTOR)
     container = run_selected(operator, tool_image, "sleep 30")
     container.reload()
     state = wait_for(operator, hook, container.id, "prestart.state")
     assert state is not None, f"the prestart hook in {operator.site.hooks_dir} did not run for {container.id[:12]}"
     assert record(operator.host, hook, container.id, "prestart.pid") == str(container.attrs["State"]["Pid"]), state
+
+
+def test_prestart_hooks_state_names_the_bundle(operator: Operator, tool_image: str) -> None:
+    """The state a prestart hook receives SHOULD name the bundle, a directory holding config.json, in the
+    ``bundle`` field of runtime-spec 1.0 (pre-1.0 runtimes wrote ``bundlePath``): a detail of the state apart
+    from the hook running, which test_prestart_hook_receives_the_container_state asserts."""
+    hook = operator.hook(["prestart"], SELECTOR)
+    container = run_selected(operator, tool_image, "sleep 30")
+    state = wait_for(operator, hook, container.id, "prestart.state")
+    assert state is not None, f"the prestart hook in {operator.site.hooks_dir} did not run for {container.id[:12]}"
     assert record(operator.host, hook, container.id, "prestart.config-json") == "yes", (
         f"the state's bundle holds no config.json: {state}")
 
 
 def test_poststop_hook_runs_when_the_container_is_deleted(operator: Operator, tool_image: str) -> None:
     """A poststop hook MUST run once the container's process has exited, when the container is deleted and
-    before the delete returns (OCI runtime spec, lifecycle step 12): its process is gone, the state says
-    ``stopped``, and not before the engine's FinishedAt."""
+    before the delete returns (docker PR 17021 "using PreStart and PostStop"; OCI runtime spec, lifecycle
+    step 12): its process is gone, and not before the engine's FinishedAt."""
     hook = operator.hook(["prestart", "poststop"], SELECTOR)
     container = run_selected(operator, tool_image)
     assert operator.containers.wait(container).exit_code == 0
@@ -67,9 +77,21 @@ def test_poststop_hook_runs_when_the_container_is_deleted(operator: Operator, to
     container.remove()
     ran = record(operator.host, hook, container.id, "poststop.time")
     assert ran is not None, f"no poststop hook had run for {container.id[:12]} when its delete returned"
-    assert '"stopped"' in (record(operator.host, hook, container.id, "poststop.state") or "")
     assert record(operator.host, hook, container.id, "poststop.process") in ("gone", None)
     assert float(ran) >= exited - 0.05, "the poststop hook ran before the process had exited"
+
+
+def test_poststop_hooks_state_says_stopped(operator: Operator, tool_image: str) -> None:
+    """The state a poststop hook receives SHOULD say ``"status": "stopped"`` (runtime-spec 1.0 state; the
+    pre-1.0 state had no status): a detail apart from the hook running, which
+    test_poststop_hook_runs_when_the_container_is_deleted asserts."""
+    hook = operator.hook(["prestart", "poststop"], SELECTOR)
+    container = run_selected(operator, tool_image)
+    assert operator.containers.wait(container).exit_code == 0
+    container.remove()
+    state = record(operator.host, hook, container.id, "poststop.state")
+    assert state is not None, f"no poststop hook had run for {container.id[:12]} when its delete returned"
+    assert '"stopped"' in state, state
 
 
 def test_when_commands_select_and_exclude(operator: Operator, tool_image: str) -> None:
