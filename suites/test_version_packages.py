@@ -117,13 +117,20 @@ def test_reported_packages_match_the_host_package_database(
     if not packages:
         pytest.skip("not applicable: the engine reports no PkgVersion or Details.Package to compare")
     found = {}
+    unowned = ""
     for component, reported in packages.items():
         if component == ENGINE_PACKAGE:
             binary = harness.engine_process(engine_host).exe
             db, on_host = package_owning(engine_host, binary)
+            if db == "none":  # a locally built engine: no package to compare its PkgVersion with (issue 29 item 4)
+                unowned = on_host
+                continue
             component = f"{ENGINE_PACKAGE} (binary {binary})"
         else:
             db, on_host = package_named(engine_host, reported)
         found[component] = (reported, db, on_host)
+    if not found:
+        pytest.skip(f"not applicable: {unowned} on the engine host (a locally built engine): its PkgVersion has no "
+                    "package to be compared with")
     record_property("host_packages", ", ".join(f"{c}: {db} {h}" for c, (_, db, h) in found.items()))
     assert {c: r for c, (r, _, _) in found.items()} == {c: h for c, (_, _, h) in found.items()}
