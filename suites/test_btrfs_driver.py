@@ -53,11 +53,16 @@ def subvolumes(instance: Instance) -> set[str]:
     return {line.split(" path ", 1)[1] for line in (out.stdout + listed.stdout).splitlines() if " path " in line}
 
 
-def test_info_reports_the_btrfs_driver_and_its_library(client: docker.DockerClient) -> None:
-    """``/info`` MUST say Driver btrfs, with the btrfs build and library versions (the PR 21723 build)."""
-    info = client.info()
-    status = {str(k): str(v) for k, v in info.get("DriverStatus") or []}
-    assert info["Driver"] == "btrfs"
+def test_info_reports_the_btrfs_driver(client: docker.DockerClient) -> None:
+    """``/info`` MUST say Driver btrfs on an engine started with the btrfs driver on btrfs."""
+    assert client.info()["Driver"] == "btrfs"
+
+
+def test_info_reports_the_btrfs_library_versions(client: docker.DockerClient) -> None:
+    """``/info``'s DriverStatus SHOULD give the btrfs build and library versions (the PR 21723 build): a detail
+    apart from the driver working (Moby 24 dropped it: moby/moby 1449c82484 "graphdriver/btrfs: drop version
+    information", the driver uses the kernel's interface, not libbtrfs)."""
+    status = {str(k): str(v) for k, v in client.info().get("DriverStatus") or []}
     assert status.get("Build Version", "").startswith("Btrfs v"), status
     assert status.get("Library Version", "").isdigit(), status
 
