@@ -11,7 +11,8 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 
-from fixtures.launcher import DockerdLauncher, EngineConfig, Instance, start
+from fixtures.engines.moby import DockerdLauncher
+from fixtures.launcher import EngineConfig, Instance, start
 
 
 @contextlib.contextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from fixtures.dockerd_args import inherit, merged_json, options
+from fixtures.engines.dockerd_args import inherit, merged_json, options
 
 RHDOCKER = ("-H unix:///run/conformance/rhdocker.sock --graph /var/lib/conformance/rhdocker --exec-root /run/x "
             "--pidfile /run/p --config-file /run/conformance/rhdocker/daemon.json --storage-driver overlay2 "
