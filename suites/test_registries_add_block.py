@@ -18,6 +18,7 @@ import docker.errors
 import pytest
 
 from fixtures.engine import EngineFacts
+from fixtures.engines import kind_of
 from fixtures.harness import feature
 from fixtures.registry import DistributionRegistry
 from fixtures.registry_engine import A, B, C, D, Setup, ready
@@ -55,7 +56,7 @@ def test_short_names_resolve_in_the_configured_order(registry_engine: Setup | st
     """An unqualified name MUST be looked up in the added registries in order: in A when A has it
     (B never asked), in B after A answered it has none."""
     setup = ready(registry_engine)
-    if api == "libpod" and engine_facts.kind != "podman":
+    if api == "libpod" and not kind_of(engine_facts.kind).libpod:
         pytest.skip(f"not applicable: the libpod API is Podman's ({engine_facts.kind} has none)")
     a, b = setup.regs["plain-a"], setup.regs["plain-b"]
     before_b = len(manifest_gets(b, "in-both"))
