@@ -128,6 +128,23 @@ def test_read_only_rootfs_refuses_writes(containers: ContainerFactory, base_imag
     assert "rw" in rw.stdout.split()[4].split(",")
 
 
+READ_ONLY_WRITES = ("for p in /conformance-probe /etc/conformance-probe; do touch $p 2>&1 && echo wrote $p; done; "
+                    "mkdir /conformance-dir 2>&1 && echo made-dir; touch /dev/shm/conformance-probe && echo control")
+
+
+@pytest.mark.observes("HostConfig.ReadonlyRootfs")
+@pytest.mark.cis("5.12")
+def test_read_only_rootfs_refuses_writes_from_exec(containers: ContainerFactory, base_image: str) -> None:
+    """``ReadonlyRootfs`` MUST hold for every process of the container, an exec'd one too: writing a file in /
+    and in /etc and making a directory in / fail with EROFS, while a tmpfs (/dev/shm) stays writable (a second
+    observation beside test_read_only_rootfs_refuses_writes, through exec instead of the container's process)."""
+    container = containers.start(base_image, ["sleep", "600"], read_only=True)
+    result = containers.exec(container, ["sh", "-c", READ_ONLY_WRITES])
+    assert "control" in result.stdout, result.stdout + result.stderr
+    assert "wrote" not in result.stdout and "made-dir" not in result.stdout, result.stdout
+    assert result.stdout.count("Read-only file system") == 3, result.stdout
+
+
 @pytest.mark.observes("HostConfig.CapDrop")
 @pytest.mark.cis("5.3")
 def test_cap_drop_removes_the_capability(containers: ContainerFactory, base_image: str) -> None:
