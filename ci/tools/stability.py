@@ -68,18 +68,19 @@ def main(argv: list[str]) -> int:
     if repeat < 2:
         print("ci/stability: --repeat=N with N of 2 or more", file=sys.stderr)
         return 2
+    chosen = [c for c in load() if c.name == configuration] if configuration else []
+    if configuration and not chosen:
+        print(f"ci/stability: no configuration {configuration}", file=sys.stderr)
+        return 2
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in range(repeat):
-            junit = Path(tmp) / f"run-{n}.xml"
-            if configuration:
-                chosen = [c for c in load() if c.name == configuration]
-                if not chosen:
-                    print(f"ci/stability: no configuration {configuration}", file=sys.stderr)
-                    return 2
-                argv_, env = pytest_argv(chosen[0], Path(tmp), rest)
-                cmd = [*argv_, f"--junitxml={junit}"]
+            reports = Path(tmp) / f"run-{n}"  # the configuration's JUnit lands there, as in ci/configurations
+            if chosen:
+                cmd, env = pytest_argv(chosen[0], reports, rest)
+                junit = reports / chosen[0].junit
             else:
+                junit = reports / "junit.xml"
                 cmd, env = [str(ROOT / ".venv" / "bin" / "pytest"), *rest, f"--junitxml={junit}", "-q"], {}
             subprocess.run(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL)
             runs.append(outcomes(junit) if junit.is_file() else {})
