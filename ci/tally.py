@@ -1,7 +1,8 @@
 """Adds up JUnit XML files into one closing line: ``total: N passed, N failed, N skipped``.
 
-Each failure follows it, one line each (``failed: REPORT CLASS::NAME: first line of the message``), so
-the last lines of a CI log say which tests failed even where only its tail is kept.
+Each failure follows it, one line each (``failed: REPORT CLASS::NAME: the message, its lines joined by " | "``,
+at most 500 characters), so the last lines of a CI log say which tests failed and how, even where only its tail
+is kept.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ def tally(paths: list[str]) -> tuple[int, int, int, list[str]]:
             bad = [child for child in case if child.tag in ("failure", "error")]
             if bad:
                 failed += 1
-                message = (bad[0].get("message") or bad[0].text or "").strip().splitlines()
-                failures.append(f"{report} {case.get('classname')}::{case.get('name')} ({bad[0].tag}): "
-                                f"{message[0][:300] if message else ''}")
+                message = " | ".join(line.strip() for line in
+                                     (bad[0].get("message") or bad[0].text or "").strip().splitlines() if line.strip())
+                failures.append(f"{report} {case.get('classname')}::{case.get('name')} ({bad[0].tag}): {message[:500]}")
             elif any(child.tag == "skipped" for child in case):
                 skipped += 1
             else:

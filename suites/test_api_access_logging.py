@@ -30,18 +30,19 @@ from typing import Any
 import pytest
 
 from fixtures.apilog import ACTIONS, Calls, journal, make_calls, missing_actions, per_action
+from fixtures.engine_host import EngineHost
 from fixtures.harness import Harness, feature
 from fixtures.hostside import read_engine_log
 
 pytestmark = [feature("api-access-logging"), pytest.mark.ahead.with_args(make_calls)]
 
 
-def is_local(harness: Harness, engine_host: Any) -> bool:
+def is_local(harness: Harness, engine_host: EngineHost) -> bool:
     """The engine runs on this machine, so a caller pid it logs is this process's."""
     return harness.tunnel is None and harness.spec.socket_path is not None and engine_host.backend.NAME == "local"
 
 
-def records(engine_host: Any, harness: Harness, c: Calls) -> tuple[list[str], str]:
+def records(engine_host: EngineHost, harness: Harness, c: Calls) -> tuple[list[str], str]:
     """Everything the engine host logged about the calls, and where it was read."""
     found: list[str] = []
     where = []
@@ -63,7 +64,7 @@ def records(engine_host: Any, harness: Harness, c: Calls) -> tuple[list[str], st
     return found, " and ".join(where)
 
 
-def test_state_changing_calls_are_logged(engine_host: Any, harness: Harness, calls: Calls,
+def test_state_changing_calls_are_logged(engine_host: EngineHost, harness: Harness, calls: Calls,
                                          record_property: Any) -> None:
     """Each of create, start, stop and remove MUST be logged, naming the action and the container."""
     found, where = records(engine_host, harness, calls)
@@ -85,7 +86,7 @@ def own_loginuid() -> str | None:
         return None
 
 
-def test_logged_calls_carry_the_callers_identity(engine_host: Any, harness: Harness, calls: Calls) -> None:
+def test_logged_calls_carry_the_callers_identity(engine_host: EngineHost, harness: Harness, calls: Calls) -> None:
     """Each logged call SHOULD carry the caller's pid and its uid or login uid (the API socket's peer; PR
     14446 logs ``LoginUID`` and ``PID``), the pid being this test's process and the login uid its own where
     the engine runs on this machine."""
@@ -106,7 +107,7 @@ def test_logged_calls_carry_the_callers_identity(engine_host: Any, harness: Harn
             assert own is None or not named or own in named, f"{action}: the caller's {key} is {own}: {ids}"
 
 
-def test_refused_call_is_logged(engine_host: Any, harness: Harness, calls: Calls) -> None:
+def test_refused_call_is_logged(engine_host: EngineHost, harness: Harness, calls: Calls) -> None:
     """A refused call (a start of a container that does not exist) MUST be logged too, naming what it asked
     for: an access log records attempts, not only successes."""
     found, where = records(engine_host, harness, calls)

@@ -12,11 +12,11 @@ the kernel refuses audit from its namespace — a container's engine host): the 
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 
 from fixtures.apilog import Calls, make_calls, missing_actions, per_action
+from fixtures.engine_host import EngineHost
 from fixtures.harness import feature
 
 pytestmark = [feature("api-audit-logging"), pytest.mark.ahead.with_args(make_calls)]
@@ -25,7 +25,7 @@ AUDITD_CONF = "/etc/audit/auditd.conf"
 
 
 @pytest.fixture(scope="session")
-def audit_log(engine_host: Any) -> str:
+def audit_log(engine_host: EngineHost) -> str:
     """auditd's log file on the engine host, where the host audits; else not applicable, naming the probe."""
     if not engine_host.exists("auditctl"):
         pytest.skip("not applicable: no auditctl on the engine host (the audit userspace is not installed)")
@@ -42,7 +42,7 @@ def audit_log(engine_host: Any) -> str:
     return path
 
 
-def virt_control(engine_host: Any, path: str, since: float) -> list[str]:
+def virt_control(engine_host: EngineHost, path: str, since: float) -> list[str]:
     """VIRT_CONTROL records (type 2500) written at or after ``since``."""
     out = engine_host.run("grep -a -E %s %s", "type=(VIRT_CONTROL|2500) ", path).stdout
     found = []
@@ -53,7 +53,7 @@ def virt_control(engine_host: Any, path: str, since: float) -> list[str]:
     return found
 
 
-def test_lifecycle_calls_write_virt_control_records(engine_host: Any, audit_log: str, calls: Calls) -> None:
+def test_lifecycle_calls_write_virt_control_records(engine_host: EngineHost, audit_log: str, calls: Calls) -> None:
     """create, start, stop and remove MUST each write a VIRT_CONTROL record naming the op and the container."""
     found = per_action(virt_control(engine_host, audit_log, calls.since), calls)
     assert missing_actions(found) == [], (
@@ -61,7 +61,7 @@ def test_lifecycle_calls_write_virt_control_records(engine_host: Any, audit_log:
         f"({calls.id[:12]})")
 
 
-def test_records_carry_the_callers_audit_identity(engine_host: Any, audit_log: str, calls: Calls) -> None:
+def test_records_carry_the_callers_audit_identity(engine_host: EngineHost, audit_log: str, calls: Calls) -> None:
     """Each record MUST carry the caller's auid, pid and uid and the result res=success."""
     found = per_action(virt_control(engine_host, audit_log, calls.since), calls)
     if missing_actions(found):
@@ -72,7 +72,7 @@ def test_records_carry_the_callers_audit_identity(engine_host: Any, audit_log: s
         assert any("res=success" in r or "res=1" in r for r in recs), (action, recs)
 
 
-def test_refused_call_is_audited_as_failed(engine_host: Any, audit_log: str, calls: Calls) -> None:
+def test_refused_call_is_audited_as_failed(engine_host: EngineHost, audit_log: str, calls: Calls) -> None:
     """A refused start (no such container) MUST write a VIRT_CONTROL record with res=failed naming it."""
     records = [r for r in virt_control(engine_host, audit_log, calls.since) if calls.refused in r]
     assert any("res=failed" in r or "res=0" in r for r in records), (

@@ -16,12 +16,13 @@ from typing import Any
 import pytest
 
 from fixtures.containers import ContainerFactory
+from fixtures.engine_host import EngineHost
 from fixtures.harness import feature
 
 pytestmark = [feature("cgroup-delegate"), pytest.mark.requires("systemd-cgroup-driver")]
 
 
-def scope_of(engine_host: Any, pid: int) -> str:
+def scope_of(engine_host: EngineHost, pid: int) -> str:
     """The systemd scope unit a process is in (from its name=systemd or unified cgroup line)."""
     lines = engine_host.file(f"/proc/{pid}/cgroup").content_string.splitlines()
     for line in lines:
@@ -33,12 +34,12 @@ def scope_of(engine_host: Any, pid: int) -> str:
     pytest.fail(f"process {pid} is in no systemd scope: {lines}")
 
 
-def show(engine_host: Any, unit: str, *props: str) -> dict[str, str]:
+def show(engine_host: EngineHost, unit: str, *props: str) -> dict[str, str]:
     out = engine_host.run("systemctl show %s " + " ".join("-p %s" for _ in props), unit, *props)
     return dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
 
 
-def test_container_scope_has_delegate_yes(containers: ContainerFactory, base_image: str, engine_host: Any,
+def test_container_scope_has_delegate_yes(containers: ContainerFactory, base_image: str, engine_host: EngineHost,
                                          record_property: Any) -> None:
     """The container's scope unit MUST be active with Delegate=yes, and named for the container."""
     container = containers.start(base_image, ["sleep", "300"])
@@ -50,7 +51,7 @@ def test_container_scope_has_delegate_yes(containers: ContainerFactory, base_ima
 
 
 def test_exec_process_is_in_the_delegated_scope(containers: ContainerFactory, base_image: str,
-                                                engine_host: Any) -> None:
+                                                engine_host: EngineHost) -> None:
     """A process exec'd into the container MUST land in the same delegated scope."""
     container = containers.start(base_image, ["sleep", "300"])
     exec_id = containers.client.api.exec_create(container.id, ["sleep", "30"])["Id"]
@@ -64,7 +65,8 @@ def test_exec_process_is_in_the_delegated_scope(containers: ContainerFactory, ba
     assert scope_of(engine_host, pid) == scope_of(engine_host, int(container.attrs["State"]["Pid"]))
 
 
-def test_scope_goes_away_with_the_container(containers: ContainerFactory, base_image: str, engine_host: Any) -> None:
+def test_scope_goes_away_with_the_container(containers: ContainerFactory, base_image: str,
+                                            engine_host: EngineHost) -> None:
     """Once the container is removed its scope MUST NOT stay loaded as active."""
     container = containers.start(base_image, ["sleep", "300"])
     scope = scope_of(engine_host, int(container.attrs["State"]["Pid"]))

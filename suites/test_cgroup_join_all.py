@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from fixtures.containers import ContainerFactory
+from fixtures.engine_host import EngineHost
 from fixtures.harness import feature
 
 pytestmark = [feature("cgroup-join-all"), pytest.mark.requires("cgroups")]
@@ -27,14 +28,14 @@ def parse(text: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def running(containers: ContainerFactory, base_image: str, engine_host: Any) -> tuple[Any, int]:
+def running(containers: ContainerFactory, base_image: str, engine_host: EngineHost) -> tuple[Any, int]:
     container = containers.start(base_image, ["sleep", "300"])
     pid = int(container.attrs["State"]["Pid"])
     assert pid > 0
     return container, pid
 
 
-def assert_in_container_cgroup(engine_host: Any, pid: int, container_id: str, who: str) -> None:
+def assert_in_container_cgroup(engine_host: EngineHost, pid: int, container_id: str, who: str) -> None:
     host = parse(engine_host.file("/proc/1/cgroup").content_string)
     mine = parse(engine_host.file(f"/proc/{pid}/cgroup").content_string)
     assert set(mine) == set(host), f"{who}: hierarchies {sorted(mine)} differ from the host's {sorted(host)}"
@@ -43,13 +44,13 @@ def assert_in_container_cgroup(engine_host: Any, pid: int, container_id: str, wh
     assert len(set(mine.values())) == 1, f"{who}: different cgroups per hierarchy: {mine}"
 
 
-def test_init_joins_every_hierarchy(running: tuple[Any, int], engine_host: Any) -> None:
+def test_init_joins_every_hierarchy(running: tuple[Any, int], engine_host: EngineHost) -> None:
     """The container's init MUST be in the container's cgroup in every hierarchy of the host."""
     container, pid = running
     assert_in_container_cgroup(engine_host, pid, container.id, "init")
 
 
-def test_exec_process_joins_every_hierarchy(running: tuple[Any, int], engine_host: Any) -> None:
+def test_exec_process_joins_every_hierarchy(running: tuple[Any, int], engine_host: EngineHost) -> None:
     """A process started with exec MUST join the same cgroup as init, in every hierarchy."""
     container, init_pid = running
     api = container.client.api
@@ -68,7 +69,7 @@ def test_exec_process_joins_every_hierarchy(running: tuple[Any, int], engine_hos
 
 
 def test_memory_limit_is_set_on_the_host_cgroup(
-    containers: ContainerFactory, base_image: str, engine_host: Any
+    containers: ContainerFactory, base_image: str, engine_host: EngineHost
 ) -> None:
     """The container's limit MUST be on the cgroup its process is in, as the host sees it."""
     container = containers.start(base_image, ["sleep", "300"], mem_limit="72m")

@@ -17,6 +17,7 @@ import pytest
 
 from fixtures.containers import ContainerFactory
 from fixtures.engine import EngineFacts
+from fixtures.engine_host import EngineHost
 from fixtures.harness import Harness, feature
 from fixtures.idmap import IdMap, host_namespaces
 from fixtures.shell_probes import cap_set
@@ -36,7 +37,8 @@ def test_device_appears_at_its_path_and_can_be_read(containers: ContainerFactory
 
 
 @pytest.mark.observes("HostConfig.Devices")
-def test_device_appears_at_its_host_path(containers: ContainerFactory, tool_image: str, engine_host: Any) -> None:
+def test_device_appears_at_its_host_path(containers: ContainerFactory, tool_image: str,
+                                         engine_host: EngineHost) -> None:
     """A ``Devices`` entry without ``PathInContainer`` MUST create the node at the host path with the host
     device's major:minor (/dev/loop-control, in no default device list). Apart from the renamed node
     above: runc 1.1 in a user namespace bind-mounts a device from the host path of its container path."""
@@ -51,7 +53,7 @@ def test_device_appears_at_its_host_path(containers: ContainerFactory, tool_imag
 @pytest.mark.observes("HostConfig.Devices")
 @pytest.mark.cis("5.17")
 def test_device_permissions_refuse_writes_when_read_only(containers: ContainerFactory, tool_image: str,
-                                                         engine_host: Any, id_map: IdMap) -> None:
+                                                         engine_host: EngineHost, id_map: IdMap) -> None:
     """A device with permissions ``r`` MUST be openable for reading only: opening it for writing is
     refused by the device cgroup (EPERM), where ``rw`` lets the open through to the driver
     (/dev/loop-control 10:237, not in any default device list, then refuses the write itself: EINVAL).
@@ -102,7 +104,7 @@ def test_malformed_device_cgroup_rule_is_refused(containers: ContainerFactory, t
     assert "rule" in str(err.value).lower() or "invalid" in str(err.value).lower(), str(err.value)
 
 
-def unopenable(engine_host: Any, device: str, id_map: IdMap) -> str | None:
+def unopenable(engine_host: EngineHost, device: str, id_map: IdMap) -> str | None:
     """Why the containers' root, as the host ids it maps to, may not open ``device`` on the engine host
     for reading and writing (None: it may, or it is the host's root)."""
     uid, gid = id_map.host_uid(0), id_map.host_gid(0)
@@ -118,7 +120,7 @@ def unopenable(engine_host: Any, device: str, id_map: IdMap) -> str | None:
 @pytest.mark.observes("HostConfig.Privileged")
 @pytest.mark.cis("5.4")
 def test_privileged_gives_every_capability_and_the_hosts_devices(containers: ContainerFactory, tool_image: str,
-                                                                 engine_host: Any, harness: Harness,
+                                                                 engine_host: EngineHost, harness: Harness,
                                                                  engine_facts: EngineFacts, id_map: IdMap,
                                                                  record_property: Any) -> None:
     """``Privileged`` MUST give the full bounding set as effective capabilities, the host's devices

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from typing import Any
 
 import docker.errors
 import docker.types
@@ -23,6 +22,7 @@ import pytest
 
 from fixtures.ahead import Ahead
 from fixtures.containers import ContainerFactory, RunResult
+from fixtures.engine_host import EngineHost
 from fixtures.harness import feature
 from fixtures.shell_probes import mount_line, mount_options
 
@@ -31,7 +31,7 @@ pytestmark = feature("core-filesystem")
 
 @pytest.mark.observes("HostConfig.Binds")
 def test_bind_shows_the_host_directory_and_ro_refuses_writes(containers: ContainerFactory, tool_image: str,
-                                                             host_dir: str, engine_host: Any) -> None:
+                                                             host_dir: str, engine_host: EngineHost) -> None:
     """A ``Binds`` entry MUST show the host directory at the target (a write reaches the host); with
     ``:ro`` a write MUST fail with EROFS and the mount MUST be read-only."""
     script = "cat /b/file; echo in-container > /b/new && echo wrote; " + mount_line("/b")

@@ -21,6 +21,7 @@ from docker.models.containers import Container
 from fixtures import api, hostside
 from fixtures.containers import ContainerFactory
 from fixtures.engine import EngineFacts, remapped_root
+from fixtures.engine_host import EngineHost
 from fixtures.harness import Harness, feature
 from fixtures.idmap import IdMap, host_namespaces, parse_ranges, process_ids
 from fixtures.shared import Probe, batched, once
@@ -42,7 +43,7 @@ def namespaces(containers: ContainerFactory, image: str, **kwargs: Any) -> dict[
 
 
 @pytest.fixture
-def engine_ns(engine_host: Any, harness: Harness) -> Callable[[str], str]:
+def engine_ns(engine_host: EngineHost, harness: Harness) -> Callable[[str], str]:
     """The namespace identity of the engine's own process on its host, by kind."""
     pid = harness.engine_process(engine_host).pid
     return lambda kind: hostside.namespace_of(engine_host, pid, kind)
@@ -132,7 +133,7 @@ def test_network_none_leaves_only_loopback(containers: ContainerFactory, tool_im
 @pytest.mark.observes("HostConfig.UsernsMode")
 @pytest.mark.cis("5.30")
 def test_userns_host_keeps_the_engines_own_mapping(containers: ContainerFactory, tool_image: str,
-                                                  engine_host: Any, harness: Harness) -> None:
+                                                  engine_host: EngineHost, harness: Harness) -> None:
     """``UsernsMode: host`` MUST run the process with the engine's own user ids: its ``uid_map`` is the
     engine process's on its host — the identity for an engine running as root in the host's user
     namespace (a daemon-wide ``--userns-remap`` included: "host" opts out of it, moby
@@ -168,7 +169,7 @@ def test_unknown_cgroupns_mode_is_refused(containers: ContainerFactory, tool_ima
     assert "conformance-bogus" in str(err.value), str(err.value)
 
 
-def expected_root(engine_facts: EngineFacts, engine_host: Any, harness: Harness) -> tuple[tuple[int, int], str]:
+def expected_root(engine_facts: EngineFacts, engine_host: EngineHost, harness: Harness) -> tuple[tuple[int, int], str]:
     """The host ids a container's root MUST have, from how the engine is configured: a rootless engine's
     own user (its process on the host), a remapping dockerd's remapped root (its DockerRootDir), else root."""
     if engine_facts.rootless:
@@ -180,9 +181,10 @@ def expected_root(engine_facts: EngineFacts, engine_host: Any, harness: Harness)
     return (0, 0), "root: the engine runs containers in the host's user namespace"
 
 
-def test_files_the_containers_root_writes_belong_to_its_host_user(containers: ContainerFactory, tool_image: str,
-                                                                  host_dir: str, engine_host: Any, harness: Harness,
-                                                                  engine_facts: EngineFacts, id_map: IdMap) -> None:
+def test_files_the_containers_root_writes_belong_to_its_host_user(
+    containers: ContainerFactory, tool_image: str, host_dir: str, engine_host: EngineHost, harness: Harness,
+    engine_facts: EngineFacts, id_map: IdMap,
+) -> None:
     """A file the container's root writes to a bind MUST belong, on the host, to the user the engine maps
     the container's root to (user_namespaces(7)): the rootless engine's own user (Podman's rootless
     mode, dockerd-rootless), ``--userns-remap``'s subordinate root (moby PR 12648), root otherwise; and
@@ -195,9 +197,10 @@ def test_files_the_containers_root_writes_belong_to_its_host_user(containers: Co
     assert (id_map.host_uid(0), id_map.host_gid(0)) == (uid, gid), id_map.describe()
 
 
-def test_the_containers_root_cannot_read_what_its_host_user_cannot(containers: ContainerFactory, tool_image: str,
-                                                                   host_dir: str, engine_host: Any, harness: Harness,
-                                                                   engine_facts: EngineFacts) -> None:
+def test_the_containers_root_cannot_read_what_its_host_user_cannot(
+    containers: ContainerFactory, tool_image: str, host_dir: str, engine_host: EngineHost, harness: Harness,
+    engine_facts: EngineFacts,
+) -> None:
     """Where the container's root is an unprivileged user on the host (rootless, remapped), a host file
     only the host's root may read (0600 root:root) MUST stay unreadable to it inside (EACCES: its
     capabilities hold in its own user namespace only); where it is the host's root it reads it."""

@@ -23,6 +23,7 @@ import pytest
 
 from fixtures.containers import ContainerFactory
 from fixtures.engine import EngineFacts
+from fixtures.engine_host import EngineHost
 from fixtures.harness import feature
 from fixtures.idmap import host_namespaces
 from fixtures.shared import Probe, batched
@@ -115,7 +116,7 @@ def test_port_binding_reaches_the_container(containers: ContainerFactory, tool_i
     assert fetch(containers, tool_image, f"http://127.0.0.1:{port}/", engine_facts) == "conformance-port\n"
 
 
-def unprivileged_port_start(engine_host: Any) -> int:
+def unprivileged_port_start(engine_host: EngineHost) -> int:
     """The engine host's ``net.ipv4.ip_unprivileged_port_start``: the lowest port an unprivileged
     process may bind (ip-sysctl.txt; 1024 unless set), what a rootless engine's port driver is."""
     return int(engine_host.file("/proc/sys/net/ipv4/ip_unprivileged_port_start").content_string)
@@ -124,7 +125,7 @@ def unprivileged_port_start(engine_host: Any) -> int:
 @pytest.mark.observes("HostConfig.PortBindings")
 @pytest.mark.cis("5.7")
 def test_port_binding_below_1024_reaches_the_container(containers: ContainerFactory, tool_image: str,
-                                                       engine_facts: EngineFacts, engine_host: Any) -> None:
+                                                       engine_facts: EngineFacts, engine_host: EngineHost) -> None:
     """A host port below 1024 MUST be published like any other where the engine may bind it: a
     rootful engine always; a rootless one (its port driver an ordinary process: rootlesskit,
     Podman's rootlessport) only from the host's ``ip_unprivileged_port_start`` up (issue 20)."""
@@ -138,7 +139,7 @@ def test_port_binding_below_1024_reaches_the_container(containers: ContainerFact
 
 
 def test_rootless_engine_refuses_a_port_it_cannot_bind(containers: ContainerFactory, tool_image: str,
-                                                       engine_facts: EngineFacts, engine_host: Any) -> None:
+                                                       engine_facts: EngineFacts, engine_host: EngineHost) -> None:
     """A rootless engine MUST refuse to start a container whose host port is below the host's
     ``ip_unprivileged_port_start``, naming the port, not start it unreachable. Measured: dockerd-rootless
     (rootlesskit 1.1) and Podman 4.3 (rootlessport) both answer "cannot expose privileged port N, you

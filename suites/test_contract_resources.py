@@ -23,6 +23,7 @@ import pytest
 
 from fixtures.containers import ContainerFactory, RunResult
 from fixtures.engine import EngineFacts
+from fixtures.engine_host import EngineHost
 from fixtures.harness import feature
 from fixtures.shared import Probe, batched, once
 from fixtures.shell_probes import cgroup_file
@@ -305,7 +306,7 @@ def test_blkio_weight_reaches_the_cgroup(containers: ContainerFactory, tool_imag
 @pytest.mark.observes("HostConfig.CgroupParent")
 @pytest.mark.requires("cgroups")
 def test_cgroup_parent_places_the_container_below_it(containers: ContainerFactory, tool_image: str,
-                                                     engine_facts: EngineFacts, engine_host: Any) -> None:
+                                                     engine_facts: EngineFacts, engine_host: EngineHost) -> None:
     """``CgroupParent`` MUST place the container's cgroup below that parent, as the engine host sees
     it (``/proc/<pid>/cgroup``): a path with cgroupfs, a slice with the systemd driver."""
     name = f"conformance-parent-{uuid.uuid4().hex[:8]}"

@@ -253,8 +253,9 @@ def test_tty_gives_the_process_a_pseudo_terminal(containers: ContainerFactory, b
     the terminal's output then ends lines with CRLF."""
     script = 'test -t 0 && echo in-is-a-tty; test -t 1 && echo out-is-a-tty; test -c "$(tty)" && echo tty-is-a-device'
     result = containers.run(base_image, ["sh", "-c", script], tty=True)
-    assert result.exit_code == 0, result.stdout
-    assert result.stdout.split("\r\n") == ["in-is-a-tty", "out-is-a-tty", "tty-is-a-device", ""], result.stdout
+    said = f"exit {result.exit_code}, output {result.stdout!r}"
+    assert result.exit_code == 0, said
+    assert result.stdout.split("\r\n") == ["in-is-a-tty", "out-is-a-tty", "tty-is-a-device", ""], said
 
 
 def test_missing_executable_is_refused(containers: ContainerFactory, base_image: str) -> None:

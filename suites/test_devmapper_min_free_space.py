@@ -13,11 +13,11 @@ not applicable, naming what was probed (/proc/devices, /dev/mapper/control).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 from fixtures.engine import EngineFacts
+from fixtures.engine_host import EngineHost
 from fixtures.harness import feature
 from fixtures.launcher import EngineConfig, Instance, Instances, LaunchError
 
@@ -25,7 +25,7 @@ pytestmark = feature("devmapper-min-free-space")
 
 
 @pytest.fixture(scope="session")
-def device_mapper(engine_host: Any) -> None:
+def device_mapper(engine_host: EngineHost) -> None:
     devices = engine_host.file("/proc/devices").content_string
     if "device-mapper" not in devices or not engine_host.file("/dev/mapper/control").exists:
         pytest.skip("not applicable: the engine host's kernel has no device-mapper (/proc/devices lists no "

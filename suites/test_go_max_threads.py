@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from fixtures.engine import EngineFacts
+from fixtures.engine_host import EngineHost
 from fixtures.harness import Harness, feature
 from fixtures.hostside import read_engine_log
 
@@ -26,7 +27,7 @@ LINE = re.compile(r"Golang's threads limit set to (\d+)")
 
 
 @pytest.fixture
-def engine_log(harness: Harness, engine_facts: EngineFacts, engine_host: Any) -> str:
+def engine_log(harness: Harness, engine_facts: EngineFacts, engine_host: EngineHost) -> str:
     if not harness.engine_log:
         pytest.skip("not applicable: the engine's log file is not known (pass --engine-log)")
     if not engine_facts.raw_info.get("Debug"):
@@ -39,7 +40,7 @@ def engine_log(harness: Harness, engine_facts: EngineFacts, engine_host: Any) ->
 
 
 def test_daemon_caps_go_threads_at_90_percent_of_threads_max(
-    engine_log: str, engine_host: Any, record_property: Any
+    engine_log: str, engine_host: EngineHost, record_property: Any
 ) -> None:
     """The daemon MUST set Go's thread limit to 90% of kernel.threads-max and log it at debug level."""
     threads_max = int(engine_host.file("/proc/sys/kernel/threads-max").content_string)
@@ -49,7 +50,7 @@ def test_daemon_caps_go_threads_at_90_percent_of_threads_max(
     assert limits[-1] in (threads_max // 100 * 90, threads_max * 9 // 10), (limits[-1], threads_max)
 
 
-def test_the_limit_is_below_the_kernels(engine_log: str, engine_host: Any) -> None:
+def test_the_limit_is_below_the_kernels(engine_log: str, engine_host: EngineHost) -> None:
     """Whatever the engine logs as its limit MUST stay below kernel.threads-max (a limit above it would not
     protect the daemon)."""
     threads_max = int(engine_host.file("/proc/sys/kernel/threads-max").content_string)

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from fixtures.engine import EngineFacts
+from fixtures.engine_host import EngineHost
 from fixtures.harness import Harness, feature
 from fixtures.hostside import Mount, mountinfo
 
@@ -44,7 +45,7 @@ SAMPLES = 6  # Podman's storage unmounts its home whenever one of its processes 
 
 
 @pytest.fixture(scope="module")
-def engine_mounts(harness: Harness, engine_host: Any, storage_home: str) -> list[Mount]:
+def engine_mounts(harness: Harness, engine_host: EngineHost, storage_home: str) -> list[Mount]:
     """The engine process's mount table, sampled (touching the storage between samples) until the home
     shows as a mount point or the samples run out; once for the module's tests."""
     pid = harness.engine_process(engine_host).pid

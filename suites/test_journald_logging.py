@@ -25,6 +25,7 @@ import docker.errors
 import pytest
 
 from fixtures.containers import ContainerFactory
+from fixtures.engine_host import EngineHost
 from fixtures.harness import feature
 from fixtures.shared import once
 
@@ -35,7 +36,7 @@ LONG = 40_000  # bytes in one line: over the 16 KiB a journal entry takes
 
 
 @pytest.fixture(scope="session")
-def journal(engine_host: Any) -> Any:
+def journal(engine_host: EngineHost) -> Any:
     if not engine_host.exists("journalctl") or not engine_host.file(JOURNAL_SOCKET).is_socket \
             or engine_host.run("pgrep -x systemd-journal").rc != 0:
         pytest.skip(f"not applicable: no journald on the engine host (no journalctl, no {JOURNAL_SOCKET} "

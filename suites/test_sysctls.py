@@ -16,6 +16,7 @@ import pytest
 
 from fixtures.containers import ContainerFactory
 from fixtures.engine import EngineFacts
+from fixtures.engine_host import EngineHost
 from fixtures.harness import feature
 from fixtures.idmap import host_namespaces
 from fixtures.shared import Probe, batched
@@ -38,7 +39,7 @@ def proc_path(key: str) -> str:
 
 @pytest.mark.parametrize(("key", "value"), NAMESPACED)
 def test_sysctl_value_reaches_the_container(
-    containers: ContainerFactory, base_image: str, engine_host: Any, key: str, value: str
+    containers: ContainerFactory, base_image: str, engine_host: EngineHost, key: str, value: str
 ) -> None:
     """A namespaced sysctl MUST show its value in the container and leave the host's untouched."""
     host_before = engine_host.file(proc_path(key)).content_string.split()
@@ -85,8 +86,8 @@ STABLE_REFUSALS = ("not allowed", "can't be set", "not in a separate kernel name
 
 @pytest.mark.parametrize(("sysctls", "options"), REFUSED)
 def test_sysctl_that_would_reach_the_host_is_refused(
-    containers: ContainerFactory, base_image: str, engine_host: Any, sysctls: dict[str, str], options: dict[str, Any],
-    record_property: Any, engine_facts: EngineFacts,
+    containers: ContainerFactory, base_image: str, engine_host: EngineHost, sysctls: dict[str, str],
+    options: dict[str, Any], record_property: Any, engine_facts: EngineFacts,
 ) -> None:
     """A sysctl outside the container's own namespaces MUST be refused, naming the key, with the host
     value unchanged and no container left running (under a daemon-wide remap the host-network case asks

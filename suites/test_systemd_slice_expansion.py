@@ -17,6 +17,7 @@ import docker.errors
 import pytest
 
 from fixtures.containers import ContainerFactory
+from fixtures.engine_host import EngineHost
 from fixtures.harness import feature
 
 pytestmark = [feature("systemd-slice-expansion"), pytest.mark.requires("systemd-cgroup-driver")]
@@ -30,7 +31,7 @@ NESTED = f"/conformance.slice/conformance-{TOKEN}.slice/conformance-{TOKEN}-b.sl
 
 
 def test_slice_parent_is_expanded_into_nested_slices(containers: ContainerFactory, base_image: str,
-                                                     engine_host: Any, record_property: Any) -> None:
+                                                     engine_host: EngineHost, record_property: Any) -> None:
     """The container's scope MUST be in the named slice, nested per systemd's dash rule."""
     container = containers.start(base_image, ["sleep", "300"], cgroup_parent=SLICE)
     pid = int(container.attrs["State"]["Pid"])

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from fixtures.engine import EngineFacts
+from fixtures.engine_host import EngineHost
 from fixtures.harness import Harness, feature
 
 pytestmark = feature("version-packages")
@@ -81,7 +82,7 @@ PACKAGE_FORMS = [
 DPKG_FORMAT = "'${Package}_${Version}_${Architecture}'"
 
 
-def installed(engine_host: Any, db: str, name: str) -> str:
+def installed(engine_host: EngineHost, db: str, name: str) -> str:
     """What the host's package database says of package ``name``, in the form engines report it."""
     if db == "dpkg":
         out = engine_host.run(f"dpkg-query -W -f {DPKG_FORMAT} %s", name)
@@ -90,7 +91,7 @@ def installed(engine_host: Any, db: str, name: str) -> str:
     return out.stdout.strip() if out.rc == 0 else f"not installed ({(out.stderr or out.stdout).strip()})"
 
 
-def package_named(engine_host: Any, reported: str) -> tuple[str, str]:
+def package_named(engine_host: EngineHost, reported: str) -> tuple[str, str]:
     """The host database and its record of the package ``reported`` names."""
     for pattern, db in PACKAGE_FORMS:
         m = pattern.match(reported)
@@ -99,7 +100,7 @@ def package_named(engine_host: Any, reported: str) -> tuple[str, str]:
     return "none", f"{reported!r} is neither name_version_arch (dpkg) nor name-version-release.arch (rpm)"
 
 
-def package_owning(engine_host: Any, path: str) -> tuple[str, str]:
+def package_owning(engine_host: EngineHost, path: str) -> tuple[str, str]:
     """The host database and its record of the package that owns ``path`` (dpkg -S / rpm -qf)."""
     if engine_host.exists("rpm") and (owner := engine_host.run("rpm -qf %s", path)).rc == 0:
         return "rpm", owner.stdout.strip()
@@ -109,7 +110,7 @@ def package_owning(engine_host: Any, path: str) -> tuple[str, str]:
 
 
 def test_reported_packages_match_the_host_package_database(
-    engine_facts: EngineFacts, harness: Harness, engine_host: Any, record_property: Any
+    engine_facts: EngineFacts, harness: Harness, engine_host: EngineHost, record_property: Any
 ) -> None:
     """Every package the engine reports MUST be what the engine host's dpkg/rpm has installed: ``PkgVersion``
     the package owning the engine binary, ``Details.Package`` the package it names."""

@@ -23,6 +23,7 @@ import docker.errors
 import pytest
 
 from fixtures.containers import ContainerFactory, tar_of
+from fixtures.engine_host import EngineHost
 from fixtures.harness import feature
 
 pytestmark = [feature("volume-rprivate-archive"), pytest.mark.requires("rootful")]
@@ -31,7 +32,7 @@ TARGET = "/data"
 
 
 @pytest.fixture
-def shared_source(engine_host: Any) -> Iterator[str]:
+def shared_source(engine_host: EngineHost) -> Iterator[str]:
     """A host directory that is a shared mount with a tmpfs submount and a file in each."""
     if not engine_host.run("id -u").stdout.strip() == "0":
         pytest.skip("not applicable: making a shared mount on the engine host needs root there")
@@ -50,7 +51,7 @@ def shared_source(engine_host: Any) -> Iterator[str]:
         engine_host.run("umount -R %s/sub; umount -R %s; umount -l %s; rm -rf %s", src, src, src, src)
 
 
-def host_mounts_under(engine_host: Any, path: str) -> list[str]:
+def host_mounts_under(engine_host: EngineHost, path: str) -> list[str]:
     """Host mountinfo entries at or below ``path``: mount point, root, fs type, optional fields."""
     rows = []
     for line in engine_host.file("/proc/self/mountinfo").content_string.splitlines():
@@ -60,7 +61,7 @@ def host_mounts_under(engine_host: Any, path: str) -> list[str]:
     return sorted(rows)
 
 
-def container_mounts(engine_host: Any, pid: int) -> str:
+def container_mounts(engine_host: EngineHost, pid: int) -> str:
     return str(engine_host.file(f"/proc/{pid}/mountinfo").content_string)
 
 
@@ -82,7 +83,7 @@ def archive_round(container: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("state", ["running", "created"])
 def test_archive_api_leaves_mounts_unchanged(
-    containers: ContainerFactory, base_image: str, engine_host: Any, shared_source: str, state: str
+    containers: ContainerFactory, base_image: str, engine_host: EngineHost, shared_source: str, state: str
 ) -> None:
     """HEAD/GET/PUT on the archive API MUST leave host and container mount tables as they were."""
     container = containers.create(base_image, ["sleep", "300"], volumes={shared_source: {"bind": TARGET}})
@@ -105,7 +106,7 @@ def test_archive_api_leaves_mounts_unchanged(
 
 
 def test_bind_volume_defaults_to_rprivate(
-    containers: ContainerFactory, base_image: str, engine_host: Any, shared_source: str
+    containers: ContainerFactory, base_image: str, engine_host: EngineHost, shared_source: str
 ) -> None:
     """A bind volume with no propagation option MUST be rprivate: inspect says so and the mount
     inside carries no ``shared:`` peer group, while the recursive bind brings the submount along."""
@@ -123,7 +124,7 @@ def test_bind_volume_defaults_to_rprivate(
 
 @pytest.mark.parametrize("state", ["created", "running"])
 def test_archive_put_into_read_only_volume_is_refused(
-    containers: ContainerFactory, base_image: str, engine_host: Any, shared_source: str, state: str
+    containers: ContainerFactory, base_image: str, engine_host: EngineHost, shared_source: str, state: str
 ) -> None:
     """PUT into a read-only volume MUST be refused ("read-only") and MUST NOT write the host directory."""
     container = containers.create(base_image, ["sleep", "300"], volumes={shared_source: {"bind": TARGET, "mode": "ro"}})

@@ -25,3 +25,12 @@ def test_every_launched_kind_has_a_kind_and_unknown_ones_the_default() -> None:
     assert set(LAUNCHERS) <= set(KINDS)
     assert kind_of("other").name == "other" and not kind_of("other").libpod
     assert kind_of("podman").libpod and kind_of("docker").client == "docker"
+
+
+def test_the_engine_host_is_typed_by_its_protocol() -> None:
+    """``engine_host`` is a ``fixtures.engine_host.EngineHost`` wherever it is annotated, never ``Any``."""
+    untyped = re.compile(r"\b(?:engine_)?host: Any\b")
+    found = [f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
+             for top in ("fixtures", "suites") for path in sorted((ROOT / top).rglob("*.py"))
+             for n, line in enumerate(path.read_text().splitlines(), 1) if untyped.search(line)]
+    assert not found, "engine hosts typed Any:\n" + "\n".join(found)

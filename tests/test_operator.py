@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import testinfra
 
 from fixtures import apilog, operator
 from fixtures.launcher import LAUNCH_ROOT
@@ -104,10 +105,5 @@ def test_virt_control_records_are_read_from_the_window(tmp_path: Path) -> None:
         "type=VIRT_CONTROL msg=audit(900.000:1): pid=1 uid=0 auid=0 msg='op=start vm=old res=success'\n"
         "type=DAEMON_START msg=audit(1005.000:6): op=start\n")
 
-    class Host:
-        def run(self, command: str, *args: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(["sh", "-c", command % tuple(f"'{a}'" for a in args)], capture_output=True,
-                                  text=True)
-
-    found = audit.virt_control(Host(), str(log), CALLS.since)
+    found = audit.virt_control(testinfra.get_host("local://"), str(log), CALLS.since)
     assert len(found) == 1 and apilog.per_action(found, CALLS)["start"] == found

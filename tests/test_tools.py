@@ -204,5 +204,5 @@ def test_tally_names_each_failure_after_the_total(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, str(ROOT / "ci" / "tally.py"), str(report), str(tmp_path / "junit-gone.xml")],
                          capture_output=True, text=True, timeout=60, check=True).stdout.splitlines()
     assert out[0] == "total: 1 passed, 2 failed, 1 skipped"
-    assert out[1] == "failed: docker suites.test_a::test_bad[busybox] (failure): AssertionError: 1 != 2"
+    assert out[1] == "failed: docker suites.test_a::test_bad[busybox] (failure): AssertionError: 1 != 2 | detail"
     assert out[2].startswith("failed: gone: no report (")

@@ -70,3 +70,41 @@ def test_a_user_namespaced_engine_starts_says_what_it_is_and_leaves_nothing(name
         assert subprocess.run(["ip", "link", "show", "ubr0"], capture_output=True).returncode != 0, "ubr0 left"
     if tun_mode is not None and not any(up(e) for e in ENGINES):
         assert stat.S_IMODE(os.stat("/dev/net/tun").st_mode) == tun_mode, "/dev/net/tun's mode not restored"
+
+
+def test_a_rootless_engines_instance_runs_as_its_user_and_keeps_to_its_root() -> None:
+    """A configured instance of rootless Podman (issue 28) runs as the engine's user, says it is rootless, keeps its
+    storage in its own root (rootless Podman 4.3 once put its database in the user's default storage, seen) and
+    leaves no process behind (its pause process included)."""
+    from fixtures import launcher
+    from fixtures.engine import detect
+    from fixtures.engine_config import EngineConfig
+
+    require_idle("podman-rootless")
+    user = ENGINES["podman-rootless"][0]
+    default_storage = Path(f"/home/{user}/.local/share/containers/storage")
+    started = engines("up", "podman-rootless")
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        socket = engines("url", "podman-rootless").stdout.strip().removeprefix("unix://")
+        found, why = launcher.launchers([], "podman", socket)
+        found, why = launcher.for_rootless(found, why, "podman")
+        assert "podman" in found, why
+        uid = int(subprocess.run(["id", "-u", user], capture_output=True, text=True).stdout)
+        had_default = default_storage.exists()
+        instance = launcher.start(found["podman"], EngineConfig("podman"))
+        try:
+            client = instance.client()
+            assert detect(client).rootless
+            graph_root = client.api.get(f"{client.api.base_url}/v4.0.0/libpod/info").json()["store"]["graphRoot"]
+            assert graph_root.startswith(f"{instance.root}/"), graph_root
+            servers = [pid for pid in launcher.processes_mentioning(str(instance.root))
+                       if b"system\0service" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+            assert servers and all(os.stat(f"/proc/{pid}").st_uid == uid for pid in servers), servers
+            client.close()
+        finally:
+            instance.stop()
+        assert launcher.processes_mentioning(str(instance.root)) == []
+        assert default_storage.exists() == had_default, f"the instance wrote {default_storage}"
+    finally:
+        engines("down", "podman-rootless")
