@@ -29,7 +29,8 @@ pytestmark = feature("btrfs-driver")
 
 def btrfs_config(kind: str, storage: str = "btrfs") -> EngineConfig:
     """The btrfs driver, on a loop-mounted btrfs data root (``storage``) or on the plain one (``""``)."""
-    return EngineConfig(kind, storage_driver="btrfs", storage=storage,
+    # debug=False: at debug level every container exit of Podman 4.3 took 20 s (its cleanup logs to syslog)
+    return EngineConfig(kind, storage_driver="btrfs", storage=storage, debug=False,
                         name=f"{kind} on btrfs" if storage else f"{kind} btrfs driver on a root that is not btrfs")
 
 
