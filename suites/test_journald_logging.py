@@ -105,13 +105,19 @@ def logged(containers: ContainerFactory, image: str, journal: Any, which: str) -
 
 
 def test_entries_carry_the_containers_identity(containers: ContainerFactory, base_image: str, journal: Any) -> None:
-    """Each line MUST be an entry with CONTAINER_ID (12), CONTAINER_ID_FULL, CONTAINER_NAME and, with no tag
-    option, CONTAINER_TAG = the short id."""
+    """Each line MUST be an entry with CONTAINER_ID (12), CONTAINER_ID_FULL and CONTAINER_NAME."""
     ran = logged(containers, base_image, journal, "plain")
     assert sorted(message(e) for e in ran.entries) == ["to-err", "to-out"]
     for entry in ran.entries:
-        assert (entry.get("CONTAINER_ID"), entry.get("CONTAINER_ID_FULL"), entry.get("CONTAINER_NAME"),
-                entry.get("CONTAINER_TAG")) == (ran.id[:12], ran.id, ran.name, ran.id[:12])
+        assert (entry.get("CONTAINER_ID"), entry.get("CONTAINER_ID_FULL"), entry.get("CONTAINER_NAME")) == (
+            ran.id[:12], ran.id, ran.name)
+
+
+def test_default_tag_is_the_short_id(containers: ContainerFactory, base_image: str, journal: Any) -> None:
+    """With no ``tag`` option, CONTAINER_TAG MUST be the short id (the default template ``{{.ID}}``: moby
+    daemon/logger/loggerutils/log_tag.go)."""
+    ran = logged(containers, base_image, journal, "plain")
+    assert [e.get("CONTAINER_TAG") for e in ran.entries] == [ran.id[:12]] * len(ran.entries)
 
 
 def test_syslog_identifier_is_the_tag(containers: ContainerFactory, base_image: str, journal: Any) -> None:
@@ -133,6 +139,23 @@ def test_tag_option_is_the_container_tag(containers: ContainerFactory, base_imag
     """The ``tag`` option (a template) MUST be expanded into CONTAINER_TAG."""
     ran = logged(containers, base_image, journal, "options")
     assert [e.get("CONTAINER_TAG") for e in ran.entries] == [f"conf-{ran.name}"]
+
+
+# The tag templates' fields (moby daemon/logger/loginfo.go: ID, FullID, Name, ImageName — the image as named
+# at create), each alone in a tag: what the container's tag must read for container ``c`` of image ``image``
+TAG_TEMPLATES = {"{{.ID}}": lambda c, image: c.id[:12], "{{.FullID}}": lambda c, image: c.id,
+                 "{{.Name}}": lambda c, image: c.name, "{{.ImageName}}": lambda c, image: image}
+
+
+@pytest.mark.parametrize("template", list(TAG_TEMPLATES))
+def test_tag_template_fields_are_expanded(containers: ContainerFactory, base_image: str, journal: Any,
+                                          template: str) -> None:
+    """Each field of a ``tag`` template MUST be expanded into CONTAINER_TAG: ``{{.ID}}`` the short id,
+    ``{{.FullID}}`` the full one, ``{{.Name}}`` the container's name, ``{{.ImageName}}`` the image as named
+    at create (a second observation of the tag beside test_tag_option_is_the_container_tag, one field each)."""
+    container = run_logged(containers, base_image, "echo tagged", log_config=journald(tag=f"t-{template}"))
+    found = entries(journal, str(container.id))
+    assert [e.get("CONTAINER_TAG") for e in found] == [f"t-{TAG_TEMPLATES[template](container, base_image)}"], found
 
 
 def test_labels_and_env_options_add_fields(containers: ContainerFactory, base_image: str, journal: Any) -> None:
