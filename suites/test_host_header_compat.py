@@ -29,9 +29,9 @@ class Answer:
     body: bytes
 
 
-def raw_request(socket_path: str, timeout: float, headers: list[str]) -> Answer:
-    """GET /_ping with exactly these header lines (and Connection: close), on the unix socket."""
-    request = "\r\n".join(["GET /_ping HTTP/1.1", *headers, "Connection: close", "", ""]).encode()
+def raw_request(socket_path: str, timeout: float, headers: list[str], path: str = "/_ping") -> Answer:
+    """GET ``path`` with exactly these header lines (and Connection: close), on the unix socket."""
+    request = "\r\n".join([f"GET {path} HTTP/1.1", *headers, "Connection: close", "", ""]).encode()
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         sock.connect(socket_path)
@@ -46,18 +46,22 @@ def raw_request(socket_path: str, timeout: float, headers: list[str]) -> Answer:
     return Answer(status, fields, body)
 
 
-Ask = Callable[[list[str]], Answer]
+Ask = Callable[..., Answer]
 
 
 @pytest.fixture
-def ask(harness: Harness, record_property: Any) -> Ask:
-    """Sends one raw request; the status and body are recorded in the report (what the engine does)."""
-    path = harness.api_socket
-    if path is None:
+def socket_path(harness: Harness) -> str:
+    if harness.api_socket is None:
         pytest.skip(f"not applicable: the engine's unix socket cannot be reached from here ({harness.spec.url})")
+    return harness.api_socket
 
-    def send(headers: list[str]) -> Answer:
-        answer = raw_request(path, harness.spec.timeout, headers)
+
+@pytest.fixture
+def ask(harness: Harness, socket_path: str, record_property: Any) -> Ask:
+    """Sends one raw request; the status and body are recorded in the report (what the engine does)."""
+
+    def send(headers: list[str], path: str = "/_ping") -> Answer:
+        answer = raw_request(socket_path, harness.spec.timeout, headers, path)
         record_property("answer", f"{answer.status} {answer.body[:100].decode(errors='replace').strip()}")
         return answer
 
@@ -75,6 +79,18 @@ def test_old_client_socket_path_host_is_accepted(ask: Ask) -> None:
     answer = ask(["Host: /var/run/docker.sock", "User-Agent: Docker-Client/1.9.1 (linux)"])
     assert answer.status == 200, f"answered {answer.status}: {answer.body[:200]!r}"
     assert answer.body.strip() == b"OK"
+
+
+def test_old_client_api_call_with_its_own_socket_path_as_host_is_answered(ask: Ask, socket_path: str) -> None:
+    """An old client sent the path it was given (``-H unix://PATH``) as Host, whatever the path: an API call so
+    made, ``GET /v1.24/version`` with ``Host: PATH`` of the engine's own socket and the headers such a client
+    sent, MUST be answered 200 with the version (a second observation beside
+    test_old_client_socket_path_host_is_accepted; PR 22000's override takes any Host starting with / as the
+    first header: cmd/dockerd/hack/malformed_host_override.go)."""
+    answer = ask([f"Host: {socket_path}", "User-Agent: Docker-Client/1.9.1 (linux)", "Accept-Encoding: gzip"],
+                 "/v1.24/version")
+    assert answer.status == 200, f"answered {answer.status}: {answer.body[:200]!r}"
+    assert b'"Version"' in answer.body, answer.body[:300]
 
 
 def test_empty_host_is_accepted(ask: Ask) -> None:

@@ -18,8 +18,9 @@ import docker.errors
 import pytest
 
 from fixtures.engine import EngineFacts
+from fixtures.engine_host import EngineHost
 from fixtures.engines import kind_of
-from fixtures.harness import feature
+from fixtures.harness import Harness, feature
 from fixtures.registry import DistributionRegistry
 from fixtures.registry_engine import A, B, C, D, Setup, ready
 
@@ -126,3 +127,28 @@ def test_mirror_serves_a_registry_that_is_down(registry_engine: Setup | str, eng
     assert error == "", error
     assert len(manifest_gets(b, "only-in-b")) > before, "the mirror was not asked"
     setup.client.images.remove(f"{D}/conformance/only-in-b:latest", noprune=True)
+
+
+@pytest.mark.deployed
+def test_the_engines_own_registries_are_reported_as_configured(engine_host: EngineHost, harness: Harness,
+                                                               engine_facts: EngineFacts) -> None:
+    """Where the engine under test is itself configured with registries (Red Hat docker's ``--add-registry`` and
+    ``--block-registry``, or their daemon.json keys; Podman's registries.conf), what it reports MUST name the
+    searched ones exactly, in the configured order, and each blocked one where its report names blocked
+    registries at all (issue 29 item 3: the engine as deployed, not only the suite's instances). The
+    configuration is read on the engine host; the report is Red Hat docker's /info ``Registries`` (the added
+    registries, then docker.io unless blocked; blocked ones unlisted: measured on 1.13.1) or Podman's libpod
+    /info ``registries`` (``search`` and each registry's ``Blocked``)."""
+    kind = kind_of(engine_facts.kind)
+    configured = kind.configured_registries(engine_host, int(harness.engine_process(engine_host).pid))
+    if not configured.search and not configured.blocked:
+        pytest.skip(f"not applicable: the engine under test is configured with no registries ({configured.source})")
+    reported = kind.reported_registries(harness.client, engine_facts.raw_info)
+    assert reported is not None, (f"configured with {configured.search} searched, {configured.blocked} blocked "
+                                  f"({configured.source}), the engine reports no registries")
+    expected = (*configured.search, *kind.implied_registries(configured))
+    assert reported.search == expected, (f"{reported.source} searches {list(reported.search)}; configured "
+                                         f"({configured.source}): {list(expected)}")
+    if reported.names_blocked:
+        assert set(reported.blocked) == set(configured.blocked), (
+            f"{reported.source} blocks {sorted(reported.blocked)}; configured: {sorted(configured.blocked)}")

@@ -9,7 +9,9 @@ probed). Then, with nothing asked at create:
 - every container MUST see each file at ``/run/secrets/<name>`` with its content;
 - each file SHOULD keep its source's mode (Podman binds the source; Red Hat docker copies every
   secret with mode 0700 whatever the source's, container/secrets.go — the patch states no mode);
-- a write inside (changing a secret, adding a file) MUST NOT reach the host's files;
+- a secret directory MUST be there with its files (RHEL's own secrets are directories: rhsm/);
+- a write inside (changing a secret, adding a file) MUST NOT reach the host's files, nor a deletion, nor a
+  change inside a secret directory;
 - a build's RUN steps MUST see them too, and the built image MUST keep nothing of them (no layer
   holds a ``run/secrets`` entry of theirs).
 """
@@ -72,6 +74,38 @@ def test_writes_inside_do_not_reach_the_host(operator: Operator, secrets: str, t
     assert host_token.content_string == TOKEN[1], "the container's write reached the host's secret"
     assert not operator.host.file(operator.source("conformance-added")).exists, (
         "a file the container wrote beside the secrets appeared on the host")
+
+
+@pytest.fixture
+def secret_dir(operator: Operator) -> Iterator[str]:
+    """The destination of a secret directory ``conformance-dir`` holding ``inner`` (0644) and ``other`` (0600),
+    installed for this test beside the token."""
+    yield operator.secrets({"conformance-token": TOKEN, "conformance-dir/inner": NOTE, "conformance-dir/other": TOKEN})
+
+
+def test_a_secret_directory_is_there_with_its_files(operator: Operator, secret_dir: str, base_image: str) -> None:
+    """A directory among the secrets MUST be at /run/secrets/<name> with each of its files and their content."""
+    script = f"cat {secret_dir}/conformance-dir/inner {secret_dir}/conformance-dir/other"
+    result = operator.containers.run(base_image, ["sh", "-c", script])
+    assert (result.exit_code, result.stdout) == (0, NOTE[1] + TOKEN[1]), result.stderr
+
+
+def test_deletions_and_directory_changes_inside_do_not_reach_the_host(operator: Operator, secret_dir: str,
+                                                                      tool_image: str) -> None:
+    """Deleting a secret, writing to a file of a secret directory, deleting another there and creating a new
+    one there MUST leave the host's files as they were (a second observation beside
+    test_writes_inside_do_not_reach_the_host, through deletions and a directory)."""
+    script = (f"rm -f {secret_dir}/conformance-token; echo changed > {secret_dir}/conformance-dir/inner; "
+              f"rm -f {secret_dir}/conformance-dir/other; echo added > {secret_dir}/conformance-dir/added; exit 0")
+    assert operator.containers.run(tool_image, ["sh", "-c", script]).exit_code == 0
+    host = operator.host
+    assert host.file(operator.source("conformance-token")).content_string == TOKEN[1], "a deletion reached the host"
+    assert host.file(operator.source("conformance-dir/inner")).content_string == NOTE[1], \
+        "a write in a secret directory reached the host"
+    assert host.file(operator.source("conformance-dir/other")).content_string == TOKEN[1], \
+        "a deletion in a secret directory reached the host"
+    assert not host.file(operator.source("conformance-dir/added")).exists, \
+        "a file created in a secret directory appeared on the host"
 
 
 @pytest.fixture
