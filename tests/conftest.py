@@ -49,12 +49,14 @@ def spawn_pytest(*args: str, cwd: Path = ROOT) -> subprocess.Popen[str]:
     )
 
 
-def run_pytest(*args: str, cwd: Path = ROOT, timeout: float = 600, env: dict[str, str] | None = None) -> Run:
-    """Runs pytest in a child process (as a user would) and returns what it printed."""
+def run_pytest(*args: str, cwd: Path = ROOT, timeout: float = 600, env: dict[str, str] | None = None,
+               prefix: tuple[str, ...] = ()) -> Run:
+    """Runs pytest in a child process (as a user would; ``prefix``: the command it runs under) and returns what it
+    printed."""
     full_env = child_env(env)
     start = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        [*prefix, sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
         cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
