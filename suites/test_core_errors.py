@@ -8,6 +8,8 @@ here, once, so a report says exactly which contract is missing.
 
 from __future__ import annotations
 
+import uuid
+
 import docker.errors
 import pytest
 
@@ -32,8 +34,18 @@ def test_missing_container_is_404(containers: ContainerFactory) -> None:
 
 
 @pytest.mark.parametrize("bad", ["SIGNOPE", "0"])
+def test_invalid_stop_signal_is_refused_at_create(containers: ContainerFactory, base_image: str, bad: str) -> None:
+    """A container with an invalid StopSignal MUST NOT be created (docker PR 20290's refusal), whatever the
+    status (the status apart: test_invalid_stop_signal_is_a_400)."""
+    name = f"conformance-bad-stop-signal-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(docker.errors.APIError):
+        containers.create(base_image, ["true"], stop_signal=bad, name=name)
+    assert not containers.client.containers.list(all=True, filters={"name": name}), "a container was made anyway"
+
+
+@pytest.mark.parametrize("bad", ["SIGNOPE", "0"])
 def test_invalid_stop_signal_is_a_400(containers: ContainerFactory, base_image: str, bad: str) -> None:
-    """An invalid StopSignal is a bad parameter: create MUST answer 400 (docker PR 20290's refusal)."""
+    """An invalid StopSignal is a bad parameter: create MUST answer 400 (the Engine API's status for one)."""
     with pytest.raises(docker.errors.APIError) as err:
         containers.create(base_image, ["true"], stop_signal=bad)
     assert err.value.status_code == 400, f"{err.value.status_code}: {err.value.explanation}"

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 MANAGED = "unix:///run/conformance/docker.sock"
+
+
+@pytest.fixture(autouse=True)
+def keeps_docker0() -> Iterator[None]:
+    """No harness test may take the host's docker0 away (the managed dockerd's bridge: an extra daemon in this
+    network namespace once did, and every later test that ran a container failed)."""
+    bridge = Path("/sys/class/net/docker0")
+    had = bridge.exists()
+    yield
+    assert bridge.exists() or not had, "the host's docker0 is gone after this test"
 
 
 @dataclass(frozen=True)

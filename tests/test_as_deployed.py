@@ -49,9 +49,10 @@ def answers(socket: Path) -> bool:
 
 
 @pytest.fixture
-def engine_without_sys_resource() -> Iterator[str]:
-    """Red Hat's dockerd-current started with --oom-score-adjust=0 and without CAP_SYS_RESOURCE, with no bridge
-    and no iptables rules (nothing of the host's network is touched); its URL. Its root is short: containerd's
+def engine_without_sys_resource() -> Iterator[tuple[str, int]]:
+    """Red Hat's dockerd-current started with --oom-score-adjust=0 and without CAP_SYS_RESOURCE, in a network
+    namespace of its own (a dockerd in this one, even with --bridge=none, took the host's docker0 away when it
+    stopped: seen), with no bridge and no iptables rules; its URL and pid. Its root is short: containerd's
     sockets must fit a unix socket path."""
     if not Path(RH_DAEMON).exists() or shutil.which("setpriv") is None:
         pytest.skip(f"not applicable: no {RH_DAEMON} (ci/engines install rhdocker) or no setpriv here")
@@ -60,7 +61,8 @@ def engine_without_sys_resource() -> Iterator[str]:
     socket = root / "docker.sock"
     log = (root / "dockerd.log").open("wb")
     process = subprocess.Popen(
-        [*NO_SYS_RESOURCE, "env", f"PATH={RH_LIBEXEC}:/usr/sbin:/usr/bin:/sbin:/bin", RH_DAEMON,
+        [*NO_SYS_RESOURCE, "unshare", "--net", "--", "env", f"PATH={RH_LIBEXEC}:/usr/sbin:/usr/bin:/sbin:/bin",
+         RH_DAEMON,
          "-H", f"unix://{socket}", "--graph", str(root / "data"), "--exec-root", str(root / "exec"), "--pidfile",
          str(root / "docker.pid"), "--config-file", str(root / "daemon.json"), "--bridge=none", "--iptables=false",
          "--storage-driver=overlay2", f"--add-runtime=docker-runc={RH_LIBEXEC}/docker-runc-current",
@@ -71,7 +73,7 @@ def engine_without_sys_resource() -> Iterator[str]:
         while not answers(socket) and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)
         assert answers(socket), (root / "dockerd.log").read_text()[-2000:]
-        yield f"unix://{socket}"
+        yield f"unix://{socket}", process.pid  # setpriv, unshare and env exec it: the same pid
     finally:
         process.terminate()
         try:
@@ -84,15 +86,19 @@ def engine_without_sys_resource() -> Iterator[str]:
 
 
 def test_instances_of_an_engine_started_with_oom_score_adjust_0_start_with_it(
-        engine_without_sys_resource: str) -> None:
+        engine_without_sys_resource: tuple[str, int]) -> None:
     """The instance's command line carries the engine's --oom-score-adjust=0 (what lets it start where
-    nothing may lower an oom score), and it answers."""
+    nothing may lower an oom score), and it answers. The engine is the process found (``running``) as the
+    launcher finds the one holding a socket of this network namespace."""
     from fixtures import launcher
     from fixtures.engine_config import EngineConfig
+    from fixtures.engines import DockerdLauncher
 
-    found, why = launcher.launchers([], "docker", engine_without_sys_resource.removeprefix("unix://"))
-    assert "docker" in found, why
-    instance = launcher.start(found["docker"], EngineConfig("docker", debug=False))
+    _, pid = engine_without_sys_resource
+    found = launcher.running(pid, RH_DAEMON)
+    assert not isinstance(found, str), found
+    instance = launcher.start(DockerdLauncher(found.binary, found.path, engine=found), EngineConfig("docker",
+                                                                                                    debug=False))
     try:
         argv = [a for pid in launcher.processes_mentioning(f"{instance.root}/docker.sock")
                 for a in Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")]
