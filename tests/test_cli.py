@@ -186,6 +186,21 @@ def test_an_intermittent_entry_accepts_both_outcomes_and_reports_each(engine_url
     assert "1 xfailed, 1 xpassed" in run.output and "intermittent on docker: the race" in run.output
 
 
+def test_an_entry_naming_its_failure_covers_that_failure_only(engine_url: str, mini_project: Path,
+                                                               tmp_path: Path) -> None:
+    """``failure = TEXT``: a failure whose message has TEXT is the expected one; another one fails, saying so."""
+    (mini_project / "suites" / "test_mini.py").write_text(FAILING_SUITE)
+    entry = "[match]\nkind = 'docker'\n[[expect]]\ntest = 'suites/test_false*'\noutcome = 'intermittent'\n"
+    for failure, verdict in (("assert 1 == 0", "1 passed, 1 xfailed"), ("broken pipe", "1 failed, 1 passed")):
+        exp = tmp_path / "expect.toml"
+        exp.write_text(entry.replace("test_false*", "test_mini.py::test_false*") +
+                       f"reason = 'the race'\nfailure = '{failure}'\n")
+        run = run_pytest(f"--engine-url={engine_url}", f"--expectations={exp}", cwd=mini_project)
+        assert verdict in run.output, run.output[-2000:]
+        assert run.returncode == (0 if "xfailed" in verdict else 1)
+    assert "not the failure expected on docker, which has 'broken pipe'" in run.output
+
+
 def test_expectation_on_a_passing_test_fails_the_run(engine_url: str, mini_project: Path, tmp_path: Path) -> None:
     (mini_project / "suites" / "test_mini.py").write_text(FAILING_SUITE)
     exp = expectations(tmp_path, "suites/test_mini.py::test_*")

@@ -3,6 +3,10 @@ data directory, certificate, trusted CA — outlives the run; credentials are re
 
 from __future__ import annotations
 
+import ipaddress
+import subprocess
+import time
+import urllib.request
 from pathlib import Path
 
 import docker
@@ -40,14 +44,45 @@ def test_registries_answer_and_are_removed_on_close(tmp_path: Path) -> None:
     farm = registry.Registries("none", base=tmp_path / "regs")
     plain, failing = farm.get("plain"), farm.get("failing")
     assert isinstance(plain, registry.DistributionRegistry)
-    import urllib.request
-
     assert urllib.request.urlopen(f"http://{plain.host}/v2/", timeout=5).status == 200
     assert "GET /v2/" in plain.requests()
     assert failing.host.startswith("127.0.0.1:")
     assert farm.close() == []
     assert not (tmp_path / "regs").exists()  # the shared base too, once empty
     assert plain.process.poll() is not None
+
+
+def links() -> str:
+    return subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, timeout=30).stdout
+
+
+def test_a_routed_registry_listens_off_loopback_and_its_route_goes_with_it(tmp_path: Path) -> None:
+    """``routed``: a registry at an address of 198.18.0.0/15 in a namespace of the suite's own, reached from this
+    one through a veth pair; closed, neither its namespace nor the pair is left."""
+    farm = registry.Registries("none", base=tmp_path / "regs")
+    plain = farm.routed("plain")
+    address = ipaddress.ip_address(plain.host.rsplit(":", 1)[0])
+    assert address in registry.ROUTED_RANGE and not address.is_loopback
+    assert urllib.request.urlopen(f"http://{plain.host}/v2/", timeout=5).status == 200
+    assert farm.route is not None and f"{farm.route.link}@" in links()
+    link = farm.route.link
+    assert farm.close() == []
+    assert f"{link}@" not in links()
+    assert registry.leftovers() == []
+
+
+def test_a_route_ends_with_the_process_that_made_it() -> None:
+    """A run killed with SIGKILL cannot close its routes: each one's holder ends with its owner, the pair with it."""
+    owner = subprocess.Popen(["sleep", "60"])
+    route = registry.make_route(None, owner.pid)
+    assert f"{route.link}@" in links()
+    owner.kill()
+    owner.wait()
+    deadline = time.monotonic() + 15
+    while f"{route.link}@" in links() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert f"{route.link}@" not in links()
+    assert route.holder.wait(timeout=5) is not None
 
 
 def test_login_bodies_are_redacted_in_api_evidence() -> None:
