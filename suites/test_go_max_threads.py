@@ -5,8 +5,10 @@ daemon set Go's thread limit to 90% of ``/proc/sys/kernel/threads-max`` at start
 (``debug.SetMaxThreads``) and say so in its debug log: "Golang's threads limit set to N".
 Observed on the engine host: the log line of the running engine, N against threads-max (Moby
 computes ``threads-max / 100 * 90`` in integers). The log is the engine's (``--engine-log``, a
-file or ``journal:UNIT``; the managed engines' own logs by default); the limit is logged at debug level, so an engine
-running without debug logging is not applicable, as detected from ``/info`` Debug.
+file or ``journal:UNIT``; the managed engines' own logs by default). The limit is logged at debug level: where the
+engine runs without debug logging (``/info`` Debug) or its log is not known, the log read is that of an instance
+of the engine started as it is started with its debug log on (``launch``; Moby's ``--debug``, Podman's
+``--log-level=debug``), where the daemon's start-up is the same.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any
 import pytest
 
 from fixtures.engine import EngineFacts
+from fixtures.engine_config import EngineConfig
+from fixtures.engine_fixtures import Launch
 from fixtures.engine_host import EngineHost
 from fixtures.harness import Harness, feature
 from fixtures.hostside import read_engine_log
@@ -27,16 +31,15 @@ LINE = re.compile(r"Golang's threads limit set to (\d+)")
 
 
 @pytest.fixture
-def engine_log(harness: Harness, engine_facts: EngineFacts, engine_host: EngineHost) -> str:
-    if not harness.engine_log:
-        pytest.skip("not applicable: the engine's log file is not known (pass --engine-log)")
-    if not engine_facts.raw_info.get("Debug"):
-        pytest.skip(f"not applicable: the engine does not log at debug level "
-                    f"(detected Debug={engine_facts.raw_info.get('Debug')})")
-    text = read_engine_log(engine_host, harness.engine_log)
-    if text is None:
-        pytest.fail(f"the engine's log {harness.engine_log} cannot be read on its host")
-    return text
+def engine_log(harness: Harness, engine_facts: EngineFacts, engine_host: EngineHost, launch: Launch) -> str:
+    """The engine's debug log: its own, else an instance's started at debug level."""
+    if harness.engine_log and engine_facts.raw_info.get("Debug"):
+        text = read_engine_log(engine_host, harness.engine_log)
+        if text is None:
+            pytest.fail(f"the engine's log {harness.engine_log} cannot be read on its host")
+        return text
+    instance = launch(EngineConfig(engine_facts.kind, debug=True, name=f"{engine_facts.kind} at debug level"))
+    return instance.log.read_text(errors="replace")
 
 
 def test_daemon_caps_go_threads_at_90_percent_of_threads_max(

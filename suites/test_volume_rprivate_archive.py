@@ -5,8 +5,9 @@ change a mount on the host or in the container, even when a volume's source is a
 with a submount (the case where mounts once multiplied and leaked). Bind volumes MUST default to
 ``rprivate`` propagation. The host mount table (under the volume's source) and the container's
 ``/proc/<pid>/mountinfo`` are snapshot before and after, for a running and a created container.
-Not applicable to a rootless engine (detected): the case is a shared mount made as root in the host's
-mount namespace, and a rootless engine mounts in a user and mount namespace of its own.
+The shared mount is made as root in the engine host's mount namespace; for a rootless or remapped engine its
+directory belongs to the host uid of the containers' root (as a user of that engine makes the directories it
+binds), and the engine sees it through the mount namespace of its own it keeps (mounts propagate into it).
 """
 
 from __future__ import annotations
@@ -24,16 +25,19 @@ import pytest
 
 from fixtures.containers import ContainerFactory, tar_of
 from fixtures.engine_host import EngineHost
-from fixtures.harness import feature
+from fixtures.harness import Harness, feature
+from fixtures.idmap import IdMap
 
-pytestmark = [feature("volume-rprivate-archive"), pytest.mark.requires("rootful")]
+pytestmark = feature("volume-rprivate-archive")
 
 TARGET = "/data"
 
 
 @pytest.fixture
-def shared_source(engine_host: EngineHost) -> Iterator[str]:
-    """A host directory that is a shared mount with a tmpfs submount and a file in each."""
+def shared_source(engine_host: EngineHost, id_map: IdMap, harness: Harness) -> Iterator[str]:
+    """A host directory that is a shared mount with a tmpfs submount and a file in each, owned by the host ids of
+    the containers' root. Not applicable where that mount does not reach the engine's own mount namespace (a
+    rootless engine's, made before the mount, on a host whose ``/`` is not a shared mount: no propagation)."""
     if not engine_host.run("id -u").stdout.strip() == "0":
         pytest.skip("not applicable: making a shared mount on the engine host needs root there")
     made = engine_host.run("mktemp -d /tmp/conformance-shared.XXXXXX")
@@ -41,11 +45,21 @@ def shared_source(engine_host: EngineHost) -> Iterator[str]:
     src = made.stdout.strip()
     setup = engine_host.run(
         "mount --bind %s %s && mount --make-shared %s && mkdir %s/sub && "
-        "mount -t tmpfs -o size=1m conformance-sub %s/sub && echo top > %s/file && echo inner > %s/sub/inner",
-        src, src, src, src, src, src, src,
+        "mount -t tmpfs -o size=1m conformance-sub %s/sub && echo top > %s/file && echo inner > %s/sub/inner && "
+        "chown -R %s:%s %s && chmod 755 %s %s/sub",
+        src, src, src, src, src, src, src, str(id_map.host_uid(0)), str(id_map.host_gid(0)), src, src, src,
     )
     try:
         assert setup.rc == 0, setup.stderr
+        engine_pid = harness.engine_process(engine_host).pid
+        seen = engine_host.run("grep -c ' %s/sub ' /proc/%s/mountinfo", src, str(engine_pid))
+        if seen.stdout.strip() in ("", "0"):
+            root = next((line.split(" - ")[0].split()[6:] for line in
+                         engine_host.file("/proc/self/mountinfo").content_string.splitlines()
+                         if line.split()[4] == "/"), [])
+            pytest.skip(f"not applicable: the shared mount made on the engine host does not reach the engine's own "
+                        f"mount namespace (/proc/{engine_pid}/mountinfo has no {src}/sub): the engine host's / "
+                        f"propagates nothing (its peer groups: {' '.join(root) or 'none, private'})")
         yield src
     finally:
         engine_host.run("umount -R %s/sub; umount -R %s; umount -l %s; rm -rf %s", src, src, src, src)
