@@ -41,6 +41,21 @@ def test_an_unknown_key_or_name_is_one_clear_error(tmp_path: Path, capsys: pytes
         chosen(load(), ["nope"])
 
 
+def test_configurations_sharing_an_engine_or_an_engine_host_share_a_lane(tmp_path: Path) -> None:
+    """Side by side (``run --lanes``), two runs on one engine would see each other's containers as leftovers and an
+    engine host would boot twice: the file is refused, naming both; the project's file keeps to it."""
+    lanes = {c.lane for c in load()}
+    assert lanes == {1, 2}
+    bad = tmp_path / "c.toml"
+    bad.write_text('[configuration.a]\nengine = "docker"\n[configuration.b]\nengine = "docker"\nlane = 2\n')
+    with pytest.raises(ValueError, match="configurations a and b share engine docker but not a lane"):
+        load(bad)
+    bad.write_text('[configuration.a]\nengine = "docker"\nengine_host = "bookworm"\n'
+                   '[configuration.b]\nengine = "podman"\nengine_host = "unstable"\nlane = 2\n')
+    with pytest.raises(ValueError, match="share an engine host"):
+        load(bad)
+
+
 def test_ci_test_and_nightly_run_the_file() -> None:
     assert "ci/configurations run --gate" in (ROOT / "ci" / "test").read_text()
     assert "ci/configurations run" in (ROOT / "ci" / "nightly").read_text()

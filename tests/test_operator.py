@@ -45,6 +45,28 @@ def test_hooks_and_secrets_suites_leave_nothing_behind() -> None:
         operator.PODMAN_MOUNTS_OVERRIDE).read_text()
 
 
+def test_operator_directories_of_a_killed_run_are_reaped_and_a_live_ones_kept() -> None:
+    """A run killed with SIGKILL leaves its /run/conformance-operator-* behind: the next run's reaper removes it
+    by its owner label (the process is gone), and leaves a live run's and an unlabelled one."""
+    from fixtures.lifecycle import owner_alive, owner_label
+
+    host = testinfra.get_host("local://")
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    dead, live, unlabelled = (Path(f"/run/conformance-operator-reaptest-{n}") for n in ("dead", "live", "none"))
+    try:
+        for directory in (dead, live, unlabelled):
+            (directory / "hooks.d").mkdir(parents=True)
+        (dead / operator.OWNER_FILE).write_text(owner_label(gone.pid) + "\n")
+        (live / operator.OWNER_FILE).write_text(owner_label() + "\n")
+        reaped = operator.reap_operator_dirs(host, owner_alive)
+        assert reaped == [f"operator directory {dead} (owner {owner_label(gone.pid)})"]
+        assert not dead.exists() and live.exists() and unlabelled.exists()
+    finally:
+        for directory in (dead, live, unlabelled):
+            subprocess.run(["rm", "-rf", str(directory)], check=False)
+
+
 @pytest.mark.parametrize("indent", [None, 4])
 def test_the_hook_program_reads_compact_and_pretty_printed_states(tmp_path: Path, indent: int | None) -> None:
     """The recorder takes id, pid and bundle from the state on stdin, and the root path from the bundle's

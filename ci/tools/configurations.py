@@ -3,12 +3,14 @@
     ci/configurations list [--gate|--nightly]           their names, in order
     ci/configurations junit [--gate|--nightly]          their JUnit paths (reports/junit-NAME.xml), less the
                                                         ones the last run skipped
-    ci/configurations run [--gate|--nightly|NAME...] [--reports=DIR] [-- PYTEST-OPTIONS]
+    ci/configurations run [--gate|--nightly|NAME...] [--lanes] [--reports=DIR] [-- PYTEST-OPTIONS]
 
 ``run`` starts what each needs (its managed engine, the systemd engine host of its Debian suite, the sshd),
 runs the suites with its options and stops what it started after it (an engine with ``stop_after`` right
 after, an engine host when the next configuration needs no other), then prints each configuration's
 outcome and wall time and writes them to DIR/configurations.json. It exits 1 when any failed or ran no test.
+With ``--lanes`` the configurations' lanes (their ``lane``) run side by side, each lane's configurations one
+after another in a process of its own whose output goes to DIR/lane-N.log and is printed when the lane ends.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class Configuration:
     nightly: bool = False
     why: str = ""
     jobs: int = 2
+    lane: int = 1
 
     @property
     def junit(self) -> str:
@@ -51,7 +54,7 @@ class Configuration:
 
 
 KNOWN = {"engine", "distros", "select", "options", "name", "engine_host", "own_root", "via", "stop_after",
-         "optional", "gate", "nightly", "why"}
+         "optional", "gate", "nightly", "why", "lane"}
 
 
 def load(path: Path = FILE) -> list[Configuration]:
@@ -68,8 +71,21 @@ def load(path: Path = FILE) -> list[Configuration]:
             c.get("select", "").format(**selections), tuple(c.get("options", ())), c.get("name", ""),
             c.get("engine_host", ""), c.get("own_root", False), c.get("via", ""), c.get("stop_after", False),
             c.get("optional", False), c.get("gate", False), c.get("nightly", False), c.get("why", ""),
-            int(os.environ.get("CONFORMANCE_JOBS", defaults.get("jobs", 2)))))
+            int(os.environ.get("CONFORMANCE_JOBS", defaults.get("jobs", 2))), int(c.get("lane", 1))))
+    check_lanes(found, path)
     return found
+
+
+def check_lanes(configurations: list[Configuration], path: Path = FILE) -> None:
+    """Configurations that share an engine, or an engine host (one runs at a time), share a lane: side by side,
+    one run's leftover check would see the other's containers, and an engine host would be booted twice."""
+    lane_of: dict[str, tuple[int, str]] = {}
+    for c in configurations:
+        for shared in (f"engine {c.engine}", *((("an engine host"),) if c.engine_host else ())):
+            lane, first = lane_of.setdefault(shared, (c.lane, c.name))
+            if lane != c.lane:
+                raise ValueError(f"{path.name}: configurations {first} and {c.name} share {shared} but not a lane "
+                                 f"({lane} and {c.lane})")
 
 
 def chosen(configurations: list[Configuration], args: list[str]) -> list[Configuration]:
@@ -176,11 +192,37 @@ def run(configurations: list[Configuration], reports: Path, extra: list[str]) ->
     return outcomes
 
 
-def summary(outcomes: list[Outcome]) -> str:
+def run_lanes(configurations: list[Configuration], reports: Path, extra: list[str]) -> list[Outcome]:
+    """Each lane's configurations in a ``run`` of their own, the lanes side by side; their outcomes in order."""
+    lanes: dict[int, list[Configuration]] = {}
+    for c in configurations:
+        lanes.setdefault(c.lane, []).append(c)
+    running = []
+    for lane, members in sorted(lanes.items()):
+        log, done = reports / f"lane-{lane}.log", reports / f"lane-{lane}.json"
+        print(f"ci/configurations: lane {lane}: {', '.join(c.name for c in members)} (its output: {log})")
+        with log.open("wb") as sink:
+            running.append((lane, log, done, subprocess.Popen(
+                [sys.executable, "-m", "ci.tools.configurations", "run", *(c.name for c in members),
+                 f"--reports={reports}", f"--outcomes={done}", "--", *extra], stdout=sink, stderr=subprocess.STDOUT,
+                cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})))
+    by_name: dict[str, Outcome] = {}
+    for lane, log, done, process in running:
+        process.wait()
+        print(f"=== lane {lane} (exit {process.returncode})\n{log.read_text(errors='replace')}", end="")
+        found = [Outcome(**o) for o in json.loads(done.read_text())] if done.is_file() else []
+        by_name.update({o.name: o for o in found})
+        done.unlink(missing_ok=True)
+    return [by_name.get(c.name, Outcome(c.name, "setup", 0.0, 1)) for c in configurations]
+
+
+def summary(outcomes: list[Outcome], wall: float | None = None) -> str:
     lines = [f"{'configuration':32} {'outcome':8} {'wall':>8}"]
     lines += [f"{o.name:32} {o.result:8} {int(o.seconds) // 60:>5}:{int(o.seconds) % 60:02d}" for o in outcomes]
     total = sum(o.seconds for o in outcomes)
     lines.append(f"{'all configurations':32} {'':8} {int(total) // 60:>5}:{int(total) % 60:02d}")
+    if wall is not None:
+        lines.append(f"{'lanes side by side (wall)':32} {'':8} {int(wall) // 60:>5}:{int(wall) % 60:02d}")
     return "\n".join(lines)
 
 
@@ -199,6 +241,12 @@ def main(argv: list[str]) -> int:
     for arg in [a for a in rest if a.startswith("--reports=")]:
         reports = Path(arg.split("=", 1)[1]).resolve()
         rest.remove(arg)
+    outcomes_file = reports / "configurations.json"
+    for arg in [a for a in rest if a.startswith("--outcomes=")]:  # a lane's, for run_lanes
+        outcomes_file = Path(arg.split("=", 1)[1]).resolve()
+        rest.remove(arg)
+    lanes = "--lanes" in rest
+    rest = [a for a in rest if a != "--lanes"]
     try:
         selected = chosen(load(), rest)
     except (ValueError, OSError, tomllib.TOMLDecodeError) as err:
@@ -214,9 +262,10 @@ def main(argv: list[str]) -> int:
         print("\n".join(str(reports / c.junit) for c in selected if c.name not in skipped))
         return 0
     reports.mkdir(parents=True, exist_ok=True)
-    outcomes = run(selected, reports, extra)
-    print(summary(outcomes))
-    (reports / "configurations.json").write_text(json.dumps([o.__dict__ for o in outcomes], indent=1))
+    began = time.monotonic()
+    outcomes = run_lanes(selected, reports, extra) if lanes else run(selected, reports, extra)
+    print(summary(outcomes, time.monotonic() - began if lanes else None))
+    outcomes_file.write_text(json.dumps([o.__dict__ for o in outcomes], indent=1))
     return 1 if any(o.result in ("failed", "setup") for o in outcomes) else 0
 
 
