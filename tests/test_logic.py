@@ -129,3 +129,34 @@ def test_registries_use_a_lasting_process_of_the_engines_network_namespace() -> 
     oldest = pid_in_netns(mine, 0)  # no such engine pid: the oldest process sharing the namespace
     assert oldest is not None and os.readlink(f"/proc/{oldest}/ns/net") == mine
     assert pid_in_netns("net:[0]", os.getpid()) is None
+
+
+class StatHost:
+    """An engine host answering only ``ss -xlpnH`` and ``cat /proc/PID/stat`` (pure logic: no process is read)."""
+
+    backend = type("Backend", (), {"NAME": "fake"})
+
+    def __init__(self, ss: str, stats: dict[str, str]) -> None:
+        self.ss, self.stats = ss, stats
+
+    def run(self, command: str, *args: str) -> subprocess.CompletedProcess[str]:
+        if command.startswith("ss "):
+            out = self.ss
+        elif command.startswith("readlink"):
+            out = "/usr/bin/podman"
+        else:
+            out = self.stats.get(args[0], "")
+        return subprocess.CompletedProcess(command, 0, out, "")
+
+
+def test_the_engine_is_the_first_started_holder_of_its_socket_even_with_the_higher_pid() -> None:
+    """Rootless Podman 5.8 forks a helper into its rootless network namespace that holds the socket too; pids wrap
+    (pid_max 32768 here), and in CI the helper had the lower one: the engine is the one started first."""
+    from fixtures.hostside import find_engine, start_ticks
+
+    sock = "/run/conformance/podman-5-rootless/podman.sock"
+    ss = f'u_str LISTEN 0 4096 {sock} 161 * 0 users:(("exe",pid=23302,fd=6),("exe",pid=15176,fd=6))\n'
+    stat = "{pid} (exe) S 1 2 3 0 -1 4194560 10 0 0 0 1 2 0 0 20 0 12 0 {ticks} 100 200\n"
+    host = StatHost(ss, {"23302": stat.format(pid=23302, ticks=1000), "15176": stat.format(pid=15176, ticks=9000)})
+    assert find_engine(host, sock).pid == "23302"  # type: ignore[arg-type]
+    assert start_ticks("garbage") > start_ticks(stat.format(pid=1, ticks=5))
