@@ -65,7 +65,8 @@ def test_image_stopsignal_is_delivered_on_stop(
     """With no StopSignal on the container, stop MUST send the image's STOPSIGNAL."""
     name = stopsignal.removeprefix("SIG")
     code, out, shown = stop_and_observe(containers, trapper_image(images, base_image, stopsignal))
-    assert f"got-{name}" in out
+    assert f"got-{name}" in out, (f"no got-{name}: exit {code}, output {out!r} (137: stop's SIGKILL after its "
+                                  "timeout, the signal never acted)")
     assert code == EXIT_FOR[name]
     assert signal_number(shown) == signal_number(stopsignal)
 
