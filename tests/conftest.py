@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from fixtures import paths
+
 ROOT = Path(__file__).resolve().parent.parent
-MANAGED = "unix:///run/conformance/docker.sock"
+MANAGED = f"unix://{paths.managed_socket('docker')}"
 
 
 @pytest.fixture(autouse=True)

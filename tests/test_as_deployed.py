@@ -16,16 +16,19 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from ci.tools import managed
+from fixtures import paths
+from fixtures.engines.base import Places
 from tests.conftest import run_pytest
 from tests.defects import defect_proxy
 
-RH_SOCKET = "/run/conformance/rhdocker.sock"
+RH_SOCKET = str(paths.managed_socket("rhdocker"))
 RH_DAEMON = "/usr/bin/dockerd-current"  # Red Hat's docker 1.13.1 (ci/engines install rhdocker)
-RH_LIBEXEC = "/usr/libexec/docker"
 INSTANCE_SUITE = "suites/test_registries_add_block.py"  # each of its tests runs on a configured instance
 NO_SYS_RESOURCE = ("setpriv", "--inh-caps=-sys_resource", "--bounding-set=-sys_resource")
 
@@ -57,17 +60,16 @@ def engine_without_sys_resource() -> Iterator[tuple[str, int]]:
     if not Path(RH_DAEMON).exists() or shutil.which("setpriv") is None:
         pytest.skip(f"not applicable: no {RH_DAEMON} (ci/engines install rhdocker) or no setpriv here")
     root = Path(tempfile.mkdtemp(prefix="conformance-oom-", dir="/run"))
-    (root / "daemon.json").write_text("{}")
     socket = root / "docker.sock"
+    # the managed Red Hat docker's command (ci/engines.toml), with no bridge, here and with --oom-score-adjust=0
+    rh = managed.load("rhdocker", {"BRIDGE": "none", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+    command = rh.launcher.command(replace(rh.config, flags=(*rh.config.flags, "--oom-score-adjust=0")),
+                                  Places(socket, root, data=root / "data", exec_root=root / "exec",
+                                         pidfile=root / "docker.pid"))
     log = (root / "dockerd.log").open("wb")
     process = subprocess.Popen(
-        [*NO_SYS_RESOURCE, "unshare", "--net", "--", "env", f"PATH={RH_LIBEXEC}:/usr/sbin:/usr/bin:/sbin:/bin",
-         RH_DAEMON,
-         "-H", f"unix://{socket}", "--graph", str(root / "data"), "--exec-root", str(root / "exec"), "--pidfile",
-         str(root / "docker.pid"), "--config-file", str(root / "daemon.json"), "--bridge=none", "--iptables=false",
-         "--storage-driver=overlay2", f"--add-runtime=docker-runc={RH_LIBEXEC}/docker-runc-current",
-         "--default-runtime=docker-runc", f"--init-path={RH_LIBEXEC}/docker-init-current", "--oom-score-adjust=0"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        [*NO_SYS_RESOURCE, "unshare", "--net", "--", "env", *(f"{k}={v}" for k, v in command.env.items()),
+         *command.argv], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
         while not answers(socket) and process.poll() is None and time.monotonic() < deadline:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from fixtures import paths
 from tests.conftest import MANAGED, ROOT, run_pytest
 
 ENGINE_HOST = ROOT / "ci" / "engine-host"
@@ -92,7 +93,7 @@ def test_engine_host_runs_both_engines_under_systemd_and_leaves_nothing(booted_h
     assert down.returncode == 0, down.stdout + down.stderr
     assert docker("ps", "-aq", "--filter", "label=io.conformance.engine-host") == ""
     assert NAME not in docker("volume", "ls", "-q")
-    assert not Path("/run/conformance/engine-host").exists()
+    assert not (paths.STATE / "engine-host").exists()
     assert sorted(CGROUP.glob(f"*/{NAME}")) == []
     assert host_cgroup_state() == booted_host["cgroups"]
     assert interfaces() == booted_host["interfaces"]

@@ -19,12 +19,12 @@ from pathlib import Path
 import pytest
 
 from ci.tools import image
-from fixtures import hostns
+from fixtures import hostns, paths
 from fixtures.errors import HarnessError
 from fixtures.inventory import suite_version
 from tests.conftest import ROOT
 
-SOCKETS = {"docker": "/run/conformance/docker.sock", "podman": "/run/conformance/podman.sock"}
+SOCKETS = {kind: str(paths.managed_socket(kind)) for kind in ("docker", "podman")}
 CERTIFIED = {"docker": "core", "podman": "runtime-extensions"}  # profiles each managed engine passes wholly
 PROFILES = {"docker": "upstream-docker", "podman": "podman"}  # run with the engine's expectations
 # the features whose tests read the engine host, and one whose configured instances are not applicable in the image

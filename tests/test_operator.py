@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import testinfra
 
-from fixtures import apilog, operator
+from fixtures import apilog, operator, paths
 from fixtures.launcher import LAUNCH_ROOT
 from suites import test_api_access_logging as access
 from suites import test_api_audit_logging as audit
@@ -31,7 +31,7 @@ def leftovers() -> list[str]:
 def test_hooks_and_secrets_suites_leave_nothing_behind() -> None:
     """Against the managed Podman (a configured instance of it): the suites pass and no instance, hooks
     directory, hook program, record or secret is left."""
-    podman = "/run/conformance/podman.sock"
+    podman = str(paths.managed_socket("podman"))
     if not Path(podman).exists():
         pytest.skip("no managed Podman (ci/engines up podman)")
     assert leftovers() == []

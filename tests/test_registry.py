@@ -12,7 +12,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from fixtures import evidence, registry
+from fixtures import evidence, paths, registry
 from fixtures.launcher import LAUNCH_ROOT
 from tests.conftest import ROOT, run_pytest
 
@@ -29,7 +29,7 @@ def test_a_registry_run_leaves_no_process_directory_or_trusted_ca(engine_url: st
 def test_registries_in_an_engine_instances_namespace_leave_nothing() -> None:
     """The registry suites run a configured Podman instance with registries on its own loopback;
     afterwards no registry, instance, directory or trusted CA is left."""
-    podman = "/run/conformance/podman.sock"
+    podman = str(paths.managed_socket("podman"))
     if not Path(podman).exists():
         pytest.skip("no managed Podman (ci/engines up podman)")
     run = run_pytest("suites/test_registries_add_block.py", "suites/test_registry_search.py",

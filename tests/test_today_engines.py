@@ -11,6 +11,7 @@ import subprocess
 
 import pytest
 
+from fixtures import paths
 from tests.test_userns_engines import engines, require_idle
 
 TODAY = {"docker-28": ("/version", "28."), "docker-28-containerd": ("/version", "28."),
@@ -55,5 +56,5 @@ def test_todays_engine_runs_from_its_own_root_beside_the_others_and_leaves_nothi
     assert before <= links(), f"links gone: {before - links()}"
     assert not links() - before, f"links left: {links() - before}"
     assert f"conformance-{name}" not in rules()
-    left = subprocess.run(["pgrep", "-f", f"/run/conformance/{name}[./]"], capture_output=True, text=True)
+    left = subprocess.run(["pgrep", "-f", f"{paths.STATE}/{name}[./]"], capture_output=True, text=True)
     assert left.stdout == "", f"processes left: {left.stdout}"
