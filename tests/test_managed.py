@@ -5,13 +5,15 @@ runs it; the paths are fixtures/paths.py's for both."""
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from ci.tools import managed
 from fixtures import paths
-from fixtures.engines import moby
+from fixtures.engine_config import EngineConfig
+from fixtures.engines import LAUNCHERS, moby
 from fixtures.engines.base import Command, Places
 from tests.conftest import ROOT
 
@@ -92,3 +94,16 @@ def test_the_running_managed_engine_runs_the_command_the_engine_classes_make(nam
         pytest.fail(f"no managed {name}: ci/engines up {name}")
     running = (Path("/proc") / pidfile.read_text().strip() / "cmdline").read_bytes().decode().split("\0")[:-1]
     assert running == managed.load(name, {}).command().argv
+
+
+def test_each_engine_class_expresses_a_subnet_pool(tmp_path: Path, offline_help: None) -> None:
+    """An EngineConfig field is one edit per engine class: ``subnet_pools`` (Podman 5's networks clear of Podman
+    4.3's) as dockerd's --default-address-pool and Podman's containers.conf [network] default_subnet_pools."""
+    config = {kind: EngineConfig(kind, subnet_pools=(("10.91.0.0/16", 24),)) for kind in LAUNCHERS}
+    docker = LAUNCHERS["docker"](binary="dockerd").command(config["docker"], Places.instance(tmp_path / "d",
+                                                                                               "docker.sock"))
+    assert "--default-address-pool=base=10.91.0.0/16,size=24" in docker.argv
+    podman = LAUNCHERS["podman"](binary="podman").command(config["podman"], Places.instance(tmp_path / "p",
+                                                                                              "podman.sock"))
+    conf = tomllib.loads(Path(podman.env["CONTAINERS_CONF"]).read_text())
+    assert conf["network"]["default_subnet_pools"] == [{"base": "10.91.0.0/16", "size": 24}]
