@@ -6,16 +6,27 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fixtures.ahead import Ahead
 from fixtures.containers import LABEL_RUN, RunResult
-from fixtures.shared import Probe, merge, once, script_of, sections_of, shared_dir
+from fixtures.shared import (
+    Probe,
+    claim_shared_dir,
+    merge,
+    once,
+    reap_shared_dirs,
+    script_of,
+    sections_of,
+    shared_dir,
+)
 
 PROBES = {
     "quiet": Probe("true"),
@@ -134,3 +145,15 @@ def test_ahead_answers_overlap_and_exceptions_reach_the_test(monkeypatch: pytest
     assert ahead.result(slow_answer) == "answered"  # taken already: asked again
     ahead.close()
     assert removed == ["x", "x", "x"]  # every call's factory cleaned up
+
+
+def test_the_shared_directory_of_a_killed_run_is_reaped_and_a_live_ones_kept(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run killed with SIGKILL never reaches its end, which removes its directory: the next run's start does,
+    by the owner label its controlling process wrote (never a live run's, nor an unlabelled one)."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead, live = claim_shared_dir("deadrun", "dead-owner"), claim_shared_dir("liverun", "live-owner")
+    unlabelled = shared_dir("oldrun")
+    unlabelled.mkdir()
+    assert reap_shared_dirs(lambda owner: owner == "live-owner") == [str(dead)]
+    assert not dead.exists() and live.is_dir() and unlabelled.is_dir()
