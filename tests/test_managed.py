@@ -103,6 +103,7 @@ def test_each_engine_class_expresses_a_subnet_pool(tmp_path: Path, offline_help:
     docker = LAUNCHERS["docker"](binary="dockerd").command(config["docker"], Places.instance(tmp_path / "d",
                                                                                                "docker.sock"))
     assert "--default-address-pool=base=10.91.0.0/16,size=24" in docker.argv
+    assert "Docker 18.06" in LAUNCHERS["docker"](binary="dockerd-current").unsupported(config["docker"])["subnet_pools"]
     podman = LAUNCHERS["podman"](binary="podman").command(config["podman"], Places.instance(tmp_path / "p",
                                                                                               "podman.sock"))
     conf = tomllib.loads(Path(podman.env["CONTAINERS_CONF"]).read_text())
