@@ -104,16 +104,14 @@ def load(name: str, given: dict[str, str], path: Path = FILE) -> Managed:
             return tuple((k, value(x)) for k, x in v.items())
         return tuple(value(x) for x in v) if isinstance(v, list) else v
 
-    kind = entry["kind"]
-    config = EngineConfig(**{"debug": kind == "docker", "name": name,
-                             **{k: value(v) for k, v in entry.items() if k not in OWN_KEYS}})
+    config = EngineConfig(**{"name": name, **{k: value(v) for k, v in entry.items() if k not in OWN_KEYS}})
     place_names = {f.name for f in fields(Places)} - {"cgroup_parent"}
     if set(entry["places"]) - place_names or not {"socket", "config_dir"} <= set(entry["places"]):
         raise ValueError(f"{where} places: socket and config_dir, and of {', '.join(sorted(place_names))}")
     given_places: dict[str, Any] = {key: Path(text(value)) for key, value in entry["places"].items()}
     places = Places(**given_places)
     wrapper = {"wrapper": entry["wrapper"]} if entry.get("wrapper") else {}
-    launcher = LAUNCHERS[kind](binary=entry["binary"], path=text(entry.get("path", "")), **wrapper)
+    launcher = LAUNCHERS[entry["kind"]](binary=entry["binary"], path=text(entry.get("path", "")), **wrapper)
     return Managed(name, launcher, config, places)
 
 
