@@ -78,6 +78,9 @@ def run_pytest(*args: str, cwd: Path = ROOT, timeout: float = 600, env: dict[str
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "nightly: proves again, at length, a path a gate test proves (ci/nightly runs "
                                        "it, ci/test does not)")
+    config.addinivalue_line("markers", "exclusive: reads or changes what the whole host shares (its mounts, links, "
+                                       "the launch root, the managed engines' objects, /dev/net/tun): ci/test runs "
+                                       "these alone, after the others ran side by side")
 
 
 @pytest.fixture(scope="session")

@@ -223,6 +223,7 @@ def snapshot(client: docker.DockerClient) -> dict[str, set[str]]:
     }
 
 
+@pytest.mark.exclusive
 def test_run_leaves_no_containers_volumes_or_networks(engine_url: str) -> None:
     client = docker.DockerClient(base_url=engine_url, timeout=60)
     before = snapshot(client)

@@ -18,6 +18,8 @@ from tests.conftest import MANAGED, ROOT, run_pytest
 ENGINE_HOST = ROOT / "ci" / "engine-host"
 NAME = "conformance-engine-host"
 CGROUP = Path("/sys/fs/cgroup")
+# boots and removes ci/engine-host, and compares the host's interfaces and cgroups before and after
+pytestmark = pytest.mark.exclusive
 
 SUITE = '''
 from fixtures.harness import feature

@@ -48,6 +48,7 @@ def leftovers() -> list[str]:
     return found
 
 
+@pytest.mark.exclusive
 def test_an_instance_that_exits_at_start_fails_its_test_with_config_and_log(engine_url: str,
                                                                            mini_project: Path) -> None:
     (mini_project / "suites" / "test_launch.py").write_text(SUITE)
@@ -60,6 +61,7 @@ def test_an_instance_that_exits_at_start_fails_its_test_with_config_and_log(engi
     assert leftovers() == []
 
 
+@pytest.mark.exclusive
 def test_an_instance_that_never_answers_fails_within_the_launch_timeout(engine_url: str, mini_project: Path,
                                                                       tmp_path: Path) -> None:
     fake = tmp_path / "dockerd"
@@ -74,6 +76,7 @@ def test_an_instance_that_never_answers_fails_within_the_launch_timeout(engine_u
     assert leftovers() == []
 
 
+@pytest.mark.exclusive
 def test_a_full_btrfs_run_leaves_no_instance_mount_or_loop_device(engine_url: str) -> None:
     run = run_pytest("suites/test_btrfs_driver.py", f"--engine-url={engine_url}", "--distro=busybox", "-n", "2",
                      timeout=600)
@@ -102,6 +105,7 @@ def test_asks_for_an_instance(launch):
 RHDOCKER = Path("/usr/bin/dockerd-current")  # Red Hat's docker 1.13.1 (ci/engines up rhdocker installs it)
 
 
+@pytest.mark.exclusive
 def test_an_instance_of_another_engine_is_caught_before_it_is_used(engine_url: str, mini_project: Path) -> None:
     """The managed Docker under test, with --engine-launcher naming Red Hat's dockerd-current: the instance
     starts, and its /version (1.13.1, another package) fails the test that asked for it, saying what ran."""
@@ -133,6 +137,7 @@ def test_holds_an_instance(launch):
 '''
 
 
+@pytest.mark.exclusive
 def test_instances_of_a_killed_run_are_reaped_by_the_next(engine_url: str, mini_project: Path) -> None:
     """A run killed with SIGKILL leaves its instance (dockerd, containerd, a loop-mounted btrfs) running; the
     next run's start reaps it — processes, mounts, loop device, root — because its owner process is gone."""

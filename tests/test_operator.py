@@ -28,6 +28,7 @@ def leftovers() -> list[str]:
     return found
 
 
+@pytest.mark.exclusive
 def test_hooks_and_secrets_suites_leave_nothing_behind() -> None:
     """Against the managed Podman (a configured instance of it): the suites pass and no instance, hooks
     directory, hook program, record or secret is left."""
@@ -45,6 +46,7 @@ def test_hooks_and_secrets_suites_leave_nothing_behind() -> None:
         operator.PODMAN_MOUNTS_OVERRIDE).read_text()
 
 
+@pytest.mark.exclusive
 def test_operator_directories_of_a_killed_run_are_reaped_and_a_live_ones_kept() -> None:
     """A run killed with SIGKILL leaves its /run/conformance-operator-* behind: the next run's reaper removes it
     by its owner label (the process is gone), and leaves a live run's and an unlabelled one."""

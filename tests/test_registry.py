@@ -17,6 +17,7 @@ from fixtures.launcher import LAUNCH_ROOT
 from tests.conftest import ROOT, run_pytest
 
 
+@pytest.mark.exclusive
 def test_a_registry_run_leaves_no_process_directory_or_trusted_ca(engine_url: str) -> None:
     assert registry.leftovers() == []
     run = run_pytest("suites/test_core_registry.py", f"--engine-url={engine_url}", "-n", "2", "-q", cwd=ROOT,
@@ -26,6 +27,7 @@ def test_a_registry_run_leaves_no_process_directory_or_trusted_ca(engine_url: st
     assert registry.leftovers() == []
 
 
+@pytest.mark.exclusive
 def test_registries_in_an_engine_instances_namespace_leave_nothing() -> None:
     """The registry suites run a configured Podman instance with registries on its own loopback;
     afterwards no registry, instance, directory or trusted CA is left."""
@@ -56,6 +58,7 @@ def links() -> str:
     return subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, timeout=30).stdout
 
 
+@pytest.mark.exclusive
 def test_a_routed_registry_listens_off_loopback_and_its_route_goes_with_it(tmp_path: Path) -> None:
     """``routed``: a registry at an address of 198.18.0.0/15 in a namespace of the suite's own, reached from this
     one through a veth pair; closed, neither its namespace nor the pair is left."""

@@ -81,6 +81,7 @@ def test_foreign_objects_survive_a_parallel_run(client: docker.DockerClient, eng
         obj.reload()  # raises NotFound if the run removed it
 
 
+@pytest.mark.exclusive  # its dead run's objects are any run's to reap
 def test_objects_of_a_dead_run_are_reaped_at_start(client: docker.DockerClient, engine_url: str) -> None:
     """Objects whose owner process is gone are removed at the next start; --no-reap keeps them."""
     labels = {LABEL_RUN: f"dead-{uuid.uuid4().hex[:8]}", LABEL_OWNER: dead_owner()}
@@ -183,6 +184,7 @@ def left_mounts(before: dict[str, str], engine_root: str) -> list[str]:
     return sorted(k for k in set(mounts()) - set(before) if k.startswith((engine_root + "/", "/tmp/conformance")))
 
 
+@pytest.mark.exclusive
 def test_host_sysctls_and_mounts_are_as_before(client: docker.DockerClient, engine_url: str) -> None:
     """After the suites that touch sysctls, mounts and capabilities, the host is as it was — its sysctls, its
     own mounts (options and propagation) — no mount is left below the engine's root, and no container of

@@ -147,6 +147,7 @@ def test_ahead_answers_overlap_and_exceptions_reach_the_test(monkeypatch: pytest
     assert removed == ["x", "x", "x"]  # every call's factory cleaned up
 
 
+@pytest.mark.exclusive
 def test_the_shared_directory_of_a_killed_run_is_reaped_and_a_live_ones_kept(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A run killed with SIGKILL never reaches its end, which removes its directory: the next run's start does,

@@ -14,6 +14,8 @@ import pytest
 from fixtures import paths
 from tests.test_userns_engines import engines, require_idle
 
+pytestmark = pytest.mark.exclusive  # starts and stops managed engines, compares the host's links and NAT rules
+
 TODAY = {"docker-28": ("/version", "28."), "docker-28-containerd": ("/version", "28."),
          "docker-28-rootless": ("/version", "28."),
          "podman-5": ("/v5.0.0/libpod/version", "5."), "podman-5-rootless": ("/v5.0.0/libpod/version", "5.")}

@@ -14,6 +14,9 @@ import pytest
 
 from tests.conftest import ROOT
 
+# starts and stops managed engines, changes and restores /dev/net/tun, compares the host's mounts and links
+pytestmark = pytest.mark.exclusive
+
 ENGINES = {"podman-rootless": ("conformance-podman", "rootless"), "docker-rootless": ("conformance-docker", "rootless"),
            "docker-userns": ("dockremap", "userns")}
 

@@ -67,7 +67,8 @@ def varied_by_configuration(dirs: list[Path]) -> tuple[dict[str, dict[str, int]]
     e.g. an optional bundle absent, is compared over the others)."""
     found: dict[str, dict[str, int]] = {}
     tests, runs_of = 0, {}
-    names = sorted({p.name for d in dirs for p in d.glob("junit-*.xml")} - {"junit-harness.xml"})
+    names = sorted({p.name for d in dirs for p in d.glob("junit-*.xml")
+                    if not p.name.startswith("junit-harness")})
     for junit in names:
         runs = [outcomes(d / junit) for d in dirs if (d / junit).is_file()]
         name = junit.removeprefix("junit-").removesuffix(".xml")
