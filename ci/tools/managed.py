@@ -116,7 +116,7 @@ def load(name: str, given: dict[str, str], path: Path = FILE) -> Managed:
 
 
 def shell(path: Path = FILE) -> str:
-    """ci/engines' assignments: the paths, and per engine its socket and user."""
+    """ci/engines' assignments: the paths, per engine its socket and user, and the engines' names."""
     lines = [f"{name}={shlex.quote(str(value))}" for name, value in paths.SHELL.items()]
     entries = table(path)
     arrays: dict[str, dict[str, str]] = {"SOCKET": {}, "ENGINE_USER": {}, "ENGINE_UID": {}, "ENGINE_SUBIDS": {}}
@@ -128,6 +128,7 @@ def shell(path: Path = FILE) -> str:
                 arrays[array][name] = str(entry[key])
     for array, values in arrays.items():
         lines.append(f"declare -gA {array}=(" + " ".join(f"[{k}]={shlex.quote(v)}" for k, v in values.items()) + ")")
+    lines.append(f"ENGINES={shlex.quote(' '.join(entries))}")  # in the file's order
     return "\n".join(lines)
 
 
