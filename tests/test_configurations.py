@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from ci.tools import managed
 from ci.tools.configurations import FILE, chosen, load, main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +24,23 @@ def test_every_configuration_names_an_engine_and_distros() -> None:
     assert len({c.name for c in configurations}) == len(configurations)
     assert all(c.engine and c.distros for c in configurations)
     assert all(c.why for c in configurations if not c.gate and not c.nightly), "a configuration nothing runs"
+
+
+def test_the_gate_runs_every_distro_the_nightly_run_does_on_each_engine_kind(tmp_path: Path) -> None:
+    """A configuration's ``gate_distros`` leave out of the gate only a distro another gate configuration of the same
+    engine kind runs; ``run --gate`` takes them, a configuration named alone its distros."""
+    kinds = {name: entry["kind"] for name, entry in managed.table().items()}
+    gate, nightly = chosen(load(), ["--gate"]), chosen(load(), ["--nightly"])
+    on = {(kinds[c.engine], d) for c in gate for d in c.distros}
+    assert {(kinds[c.engine], d) for c in nightly for d in c.distros} <= on
+    assert {c.name: c.distros for c in nightly} == {c.name: c.distros for c in load() if c.nightly}
+    docker = next(c for c in load() if c.name == "docker")
+    assert docker.gate_distros and next(c for c in gate if c.name == "docker").distros == docker.gate_distros
+    assert chosen(load(), ["docker"])[0].distros == docker.distros
+    bad = tmp_path / "c.toml"
+    bad.write_text('[configuration.a]\nengine = "docker"\ndistros = ["busybox"]\ngate_distros = ["debian12"]\n')
+    with pytest.raises(ValueError, match="gate_distros debian12 not among its distros"):
+        load(bad)
 
 
 def test_selections_are_expanded() -> None:

@@ -3,7 +3,10 @@
     ci/configurations list [--gate|--nightly]           their names, in order
     ci/configurations junit [--gate|--nightly]          their JUnit paths (reports/junit-NAME.xml), less the
                                                         ones the last run skipped
-    ci/configurations run [--gate|--nightly|NAME...] [--lanes] [--reports=DIR] [-- PYTEST-OPTIONS]
+    ci/configurations run [--gate|--nightly] [NAME...] [--lanes] [--reports=DIR] [-- PYTEST-OPTIONS]
+
+NAME... runs those (of the gate or the nightly ones where that is given too). The gate runs a configuration on its
+``gate_distros`` where the file gives them, the nightly run on all its ``distros``.
 
 ``run`` starts what each needs (its managed engine, the systemd engine host of its Debian suite, the sshd),
 runs the suites with its options and stops what it started after it (an engine with ``stop_after`` right
@@ -21,7 +24,7 @@ import subprocess
 import sys
 import time
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,6 +37,7 @@ class Configuration:
     name: str
     engine: str
     distros: tuple[str, ...]
+    gate_distros: tuple[str, ...] = ()
     select: str = ""
     options: tuple[str, ...] = ()
     engine_name: str = ""
@@ -53,8 +57,8 @@ class Configuration:
         return f"junit-{self.name}.xml"
 
 
-KNOWN = {"engine", "distros", "select", "options", "name", "engine_host", "own_root", "via", "stop_after",
-         "optional", "gate", "nightly", "why", "lane"}
+KNOWN = {"engine", "distros", "gate_distros", "select", "options", "name", "engine_host", "own_root", "via",
+         "stop_after", "optional", "gate", "nightly", "why", "lane"}
 
 
 def load(path: Path = FILE) -> list[Configuration]:
@@ -68,10 +72,15 @@ def load(path: Path = FILE) -> list[Configuration]:
                              (f"unknown keys {', '.join(sorted(unknown))}" if unknown else "no engine"))
         found.append(Configuration(
             name, c["engine"], tuple(c.get("distros", defaults.get("distros", ["busybox"]))),
-            c.get("select", "").format(**selections), tuple(c.get("options", ())), c.get("name", ""),
+            tuple(c.get("gate_distros", ())), c.get("select", "").format(**selections), tuple(c.get("options", ())),
+            c.get("name", ""),
             c.get("engine_host", ""), c.get("own_root", False), c.get("via", ""), c.get("stop_after", False),
             c.get("optional", False), c.get("gate", False), c.get("nightly", False), c.get("why", ""),
             int(os.environ.get("CONFORMANCE_JOBS", defaults.get("jobs", 2))), int(c.get("lane", 1))))
+    for c in found:
+        if set(c.gate_distros) - set(c.distros):
+            raise ValueError(f"{path.name}: configuration {c.name}: gate_distros "
+                             f"{', '.join(sorted(set(c.gate_distros) - set(c.distros)))} not among its distros")
     check_lanes(found, path)
     return found
 
@@ -89,15 +98,18 @@ def check_lanes(configurations: list[Configuration], path: Path = FILE) -> None:
 
 
 def chosen(configurations: list[Configuration], args: list[str]) -> list[Configuration]:
-    if not args or args == ["--gate"]:
-        return [c for c in configurations if c.gate]
-    if args == ["--nightly"]:
-        return [c for c in configurations if c.nightly]
-    names = {c.name: c for c in configurations}
-    missing = [a for a in args if a not in names]
+    """The configurations ``args`` name (none: the gate's), in the file's order; the gate's on their gate distros."""
+    gate, nightly = "--gate" in args or not args, "--nightly" in args
+    names = [a for a in args if a not in ("--gate", "--nightly")]
+    missing = [a for a in names if a not in {c.name for c in configurations}]
     if missing:
         raise ValueError(f"no configuration {', '.join(missing)} in {FILE.name} (ci/configurations list)")
-    return [names[a] for a in args]
+    pool = [c for c in configurations if (c.gate if gate else c.nightly if nightly else True)]
+    outside = [a for a in names if a not in {c.name for c in pool}]
+    if outside:
+        raise ValueError(f"{', '.join(outside)}: not in the {'gate' if gate else 'nightly run'} ({FILE.name})")
+    found = [c for c in pool if not names or c.name in names]
+    return [replace(c, distros=c.gate_distros) if gate and c.gate_distros else c for c in found]
 
 
 def out(*argv: str, env: dict[str, str] | None = None) -> str:
@@ -192,7 +204,8 @@ def run(configurations: list[Configuration], reports: Path, extra: list[str]) ->
     return outcomes
 
 
-def run_lanes(configurations: list[Configuration], reports: Path, extra: list[str]) -> list[Outcome]:
+def run_lanes(configurations: list[Configuration], reports: Path, extra: list[str],
+              scope: tuple[str, ...] = ()) -> list[Outcome]:
     """Each lane's configurations in a ``run`` of their own, the lanes side by side; their outcomes in order."""
     lanes: dict[int, list[Configuration]] = {}
     for c in configurations:
@@ -203,7 +216,7 @@ def run_lanes(configurations: list[Configuration], reports: Path, extra: list[st
         print(f"ci/configurations: lane {lane}: {', '.join(c.name for c in members)} (its output: {log})")
         with log.open("wb") as sink:
             running.append((lane, log, done, subprocess.Popen(
-                [sys.executable, "-m", "ci.tools.configurations", "run", *(c.name for c in members),
+                [sys.executable, "-m", "ci.tools.configurations", "run", *scope, *(c.name for c in members),
                  f"--reports={reports}", f"--outcomes={done}", "--", *extra], stdout=sink, stderr=subprocess.STDOUT,
                 cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})))
     by_name: dict[str, Outcome] = {}
@@ -263,7 +276,8 @@ def main(argv: list[str]) -> int:
         return 0
     reports.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
-    outcomes = run_lanes(selected, reports, extra) if lanes else run(selected, reports, extra)
+    scope = tuple(a for a in rest if a in ("--gate", "--nightly")) or ("--gate",) * (not rest)
+    outcomes = run_lanes(selected, reports, extra, scope) if lanes else run(selected, reports, extra)
     print(summary(outcomes, time.monotonic() - began if lanes else None))
     outcomes_file.write_text(json.dumps([o.__dict__ for o in outcomes], indent=1))
     return 1 if any(o.result in ("failed", "setup") for o in outcomes) else 0
