@@ -193,16 +193,18 @@ def test_the_smoke_plan_passes_under_tmt_on_this_machine(tmp_path: Path) -> None
 
 
 def test_tally_names_each_failure_after_the_total(tmp_path: Path) -> None:
-    """ci/tally.py: the closing line counts each outcome, then names every failed test and a missing report,
-    so the tail of a CI log says what failed."""
+    """ci/tally.py: a line per report with its counts and wall time, the closing line counts each outcome, then
+    names every failed test and a missing report, so the tail of a CI log says what failed and what took how long."""
     report = tmp_path / "junit-docker.xml"
-    report.write_text('<testsuites><testsuite><testcase classname="suites.test_a" name="test_ok"/>'
+    report.write_text('<testsuites><testsuite time="154.2"><testcase classname="suites.test_a" name="test_ok"/>'
                       '<testcase classname="suites.test_a" name="test_bad[busybox]">'
                       '<failure message="AssertionError: 1 != 2&#10;detail">tb</failure></testcase>'
                       '<testcase classname="suites.test_a" name="test_na"><skipped message="n/a"/></testcase>'
                       '</testsuite></testsuites>')
     out = subprocess.run([sys.executable, str(ROOT / "ci" / "tally.py"), str(report), str(tmp_path / "junit-gone.xml")],
                          capture_output=True, text=True, timeout=60, check=True).stdout.splitlines()
-    assert out[0] == "total: 1 passed, 2 failed, 1 skipped"
-    assert out[1] == "failed: docker suites.test_a::test_bad[busybox] (failure): AssertionError: 1 != 2 | detail"
-    assert out[2].startswith("failed: gone: no report (")
+    assert out[0].split() == ["docker", "1", "passed", "1", "failed", "1", "skipped", "2:34"]  # its wall time
+    assert out[1].split() == ["gone", "no", "report"]
+    assert out[2] == "total: 1 passed, 2 failed, 1 skipped"
+    assert out[3] == "failed: docker suites.test_a::test_bad[busybox] (failure): AssertionError: 1 != 2 | detail"
+    assert out[4].startswith("failed: gone: no report (")
