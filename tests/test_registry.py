@@ -94,6 +94,9 @@ def test_login_bodies_are_redacted_in_api_evidence() -> None:
     assert "s3cret-pass" not in text and "tok\"" not in text and '"password": "<redacted>"' in text
 
 
+# nightly: the mirror path is test_images.py's test_image_mirror_supplies_a_distro_the_engine_lacks in the gate, and
+# the suites on debian12 are the gate's configurations'; this proves both again, at length (30-60 s)
+@pytest.mark.nightly
 def test_a_distro_image_from_a_mirror_runs_a_whole_suite(engine_url: str) -> None:
     """The offline-lab path end to end: a distro image (debian12) served by a registry the suite
     starts, found by a fresh engine through --image-mirror (not built by its recipe), and the

@@ -287,7 +287,9 @@ def test_tap_output_passes_prove_and_each_failure_carries_a_reproducer_that_reru
     failed = [r for r in results if r["outcome"] == "failed"]
     assert len(failed) == 1 and f'reproducer: {json.dumps(failed[0]["reproducer"])}' in failing.read_text()
     assert all("reproducer" not in r for r in results if r["outcome"] == "passed")
-    rerun = subprocess.run(failed[0]["reproducer"], shell=True, capture_output=True, text=True, timeout=300)
+    # as a user reruns it; its results to this test's directory, not the checkout's reports/ (which CI's matrix reads)
+    rerun = subprocess.run(f'{failed[0]["reproducer"]} --report-dir={tmp_path / "d"}', shell=True,
+                           capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 1 and re.search(r"\b1 failed in ", rerun.stdout) and " passed" not in \
         rerun.stdout.splitlines()[-1], rerun.stdout[-1500:]
     assert f"FAILED {failed[0]['test']}" in rerun.stdout
